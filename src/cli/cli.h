@@ -1,0 +1,91 @@
+/*
+ * Declarations shared by the pmscan command's files.
+ */
+#ifndef PMSCAN_CLI_H
+#define PMSCAN_CLI_H
+
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "pmscan.h"
+
+/* Exit codes (documented in --help and pmscan(1)). */
+enum {
+	EXIT_OK = 0,
+	EXIT_SCAN_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_KERNEL = 3,
+};
+
+enum out_mode { MODE_REGIONS, MODE_ADDRESSES, MODE_SUMMARY };
+
+struct cli_range {
+	uint64_t start, end;
+};
+
+/* Every option in one place; filled by options.c. */
+struct options {
+	pid_t pid;
+	uint64_t require, anyof, exclude, ret;
+	bool ret_set;
+	struct cli_range *ranges;
+	size_t nranges;
+	uint64_t max_pages;
+	bool wp;
+	bool check_wpasync;
+	bool noheadings;
+	enum out_mode mode;
+	bool json;
+};
+
+/* options.c */
+void parse_options(int argc, char **argv, struct options *o);
+void free_options(struct options *o);
+
+/* parse.c: pure parsers, unit-tested. Each returns 0 or -1 (bad input). */
+int parse_u64(const char *s, uint64_t *out);
+int parse_size(const char *s, uint64_t *out);
+/* *rounded is set when the bounds had to be widened to whole pages. */
+int parse_range(const char *s, uint64_t page_size, struct cli_range *r, bool *rounded);
+int parse_pid(const char *s, pid_t *out);
+/* "4K", "1.5M", ... into buf (at least 16 bytes). */
+void format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Output sinks: each knows one format and nothing of ioctls. */
+struct sink_ctx {
+	FILE *out;
+	const struct options *opt;
+	pid_t pid;
+	uint64_t page_size;
+	uint64_t ret_mask;	/* categories regions can carry */
+	bool tty;
+	void *priv;
+};
+
+struct sink {
+	int (*begin)(struct sink_ctx *c);
+	int (*mapping)(const struct pmscan_mapping *m, void *c);
+	int (*region)(const struct pmscan_region *r, void *c);
+	/* success: totals; failure: msg != NULL, close what was opened */
+	int (*end)(struct sink_ctx *c, const struct pmscan_scan_stats *st, const char *msg);
+};
+
+extern const struct sink sink_text, sink_json, sink_addresses, sink_summary_text,
+	sink_summary_json;
+
+/* out-common.c: fast formatting on the hot path */
+void put_hex(FILE *f, uint64_t v);
+void put_u64(FILE *f, uint64_t v);
+void put_str(FILE *f, const char *s);
+void put_padded(FILE *f, const char *s, int width, bool right);
+/* JSON string literal for s (quoted and escaped), into a malloc'd string. */
+char *json_quote(const char *s);
+const char *mapping_label(const struct pmscan_mapping *m);
+/* 0, or the negative errno of a failed write on c->out. */
+int out_status(const struct sink_ctx *c);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * Command-line options (glibc argp) into struct options.
+ */
+#include "cli.h"
+
+#include <argp.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *argp_program_version = PACKAGE_STRING;
+const char *argp_program_bug_address = PACKAGE_BUGREPORT;
+
+enum {
+	OPT_REQUIRE = 256, OPT_ANYOF, OPT_EXCLUDE, OPT_RETURN,
+	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
+	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC,
+};
+
+static const struct argp_option option_table[] = {
+	{ NULL, 0, NULL, 0, "Target:", 1 },
+	{ "pid", 'p', "PID", 0, "process to scan", 1 },
+
+	{ NULL, 0, NULL, 0, "Selection (LIST: comma-separated category names or numeric masks):", 2 },
+	{ "require", OPT_REQUIRE, "LIST", 0, "pages must have every category in LIST", 2 },
+	{ "anyof", OPT_ANYOF, "LIST", 0, "pages must have at least one category in LIST", 2 },
+	{ "exclude", OPT_EXCLUDE, "LIST", 0, "pages with any category in LIST are skipped", 2 },
+	{ "return", OPT_RETURN, "LIST", 0,
+	  "categories to report (default: those named in the selection, or all)", 2 },
+	{ "written", 'w', NULL, 0, "same as --require=written", 2 },
+	{ "present", OPT_PRESENT, NULL, 0, "same as --require=present", 2 },
+	{ "swapped", OPT_SWAPPED, NULL, 0, "same as --require=swapped", 2 },
+	{ "file", OPT_FILE, NULL, 0, "same as --require=file", 2 },
+	{ "pfnzero", OPT_PFNZERO, NULL, 0, "same as --require=pfnzero", 2 },
+	{ "huge", OPT_HUGE, NULL, 0, "same as --require=huge", 2 },
+	{ "soft-dirty", OPT_SOFT_DIRTY, NULL, 0, "same as --require=soft-dirty", 2 },
+	{ "guard", OPT_GUARD, NULL, 0, "same as --require=guard", 2 },
+
+	{ NULL, 0, NULL, 0, "Scope and actions:", 3 },
+	{ "range", 'r', "RANGE", 0,
+	  "scan only START-END (hex, as in /proc/PID/maps) or START+LENGTH "
+	  "(LENGTH with K, M, G); repeatable", 3 },
+	{ "max-pages", 'm', "N", 0, "report at most N pages in total", 3 },
+	{ "wp", OPT_WP, NULL, 0,
+	  "write-protect the written pages reported (reset them); implies --written", 3 },
+	{ "check-wpasync", OPT_CHECK_WPASYNC, NULL, 0,
+	  "fail if a scanned mapping is not tracked for writes", 3 },
+
+	{ NULL, 0, NULL, 0, "Output:", 4 },
+	{ "json", 'j', NULL, 0, "one JSON document (regions, or with --summary the summary)", 4 },
+	{ "addresses", 'a', NULL, 0, "one page address per line", 4 },
+	{ "summary", 's', NULL, 0, "pages per category per mapping, no region list", 4 },
+	{ "noheadings", 'n', NULL, 0, "no header line and no totals line (text output)", 4 },
+	{ NULL, 0, NULL, 0, NULL, 0 },
+};
+
+static const char doc[] =
+	"Report which pages of a process are written, present, swapped, file-backed, "
+	"zero, huge or guarded, using the kernel's PAGEMAP_SCAN ioctl (Linux 6.7+)."
+	"\v"
+	"Categories: wpallowed written file present swapped pfnzero huge soft-dirty "
+	"guard accessed (those the running kernel knows).\n"
+	"\n"
+	"Written pages are meaningful only in mappings tracked with userfaultfd async "
+	"write-protect; in other mappings every present or swapped page reads as "
+	"written, and pmscan warns about it.\n"
+	"\n"
+	"Exit status:\n"
+	"  0  success\n"
+	"  1  the scan failed (no such process, permission, target gone, kernel error, "
+	"write error)\n"
+	"  2  usage error\n"
+	"  3  the kernel lacks PAGEMAP_SCAN or a requested category\n"
+	"\n"
+	"Example: pmscan -p 1234 --written --wp";
+
+struct parse_state {
+	struct options *o;
+	bool pid_set;
+	int modes;
+	uint64_t page_size;
+};
+
+static uint64_t parse_list(const char *arg, struct argp_state *state)
+{
+	uint64_t mask;
+	const char *bad;
+	size_t badlen;
+
+	if (pmscan_categories_parse(arg, &mask, &bad, &badlen) < 0) {
+		if (badlen == 0)
+			argp_error(state, "empty category in list '%s'", arg);
+		argp_error(state, "unknown category '%.*s'", (int)badlen, bad);
+	}
+	return mask;
+}
+
+static void set_mode(struct parse_state *ps, enum out_mode m)
+{
+	ps->o->mode = m;
+	ps->modes++;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct options *o = ps->o;
+	uint64_t v;
+
+	switch (key) {
+	case 'p':
+		if (parse_pid(arg, &o->pid))
+			argp_error(state, "invalid pid '%s'", arg);
+		ps->pid_set = true;
+		break;
+	case OPT_REQUIRE: o->require |= parse_list(arg, state); break;
+	case OPT_ANYOF: o->anyof |= parse_list(arg, state); break;
+	case OPT_EXCLUDE: o->exclude |= parse_list(arg, state); break;
+	case OPT_RETURN:
+		o->ret |= parse_list(arg, state);
+		o->ret_set = true;
+		break;
+	case 'w': o->require |= PMSCAN_WRITTEN; break;
+	case OPT_PRESENT: o->require |= PMSCAN_PRESENT; break;
+	case OPT_SWAPPED: o->require |= PMSCAN_SWAPPED; break;
+	case OPT_FILE: o->require |= PMSCAN_FILE; break;
+	case OPT_PFNZERO: o->require |= PMSCAN_PFNZERO; break;
+	case OPT_HUGE: o->require |= PMSCAN_HUGE; break;
+	case OPT_SOFT_DIRTY: o->require |= PMSCAN_SOFT_DIRTY; break;
+	case OPT_GUARD: o->require |= PMSCAN_GUARD; break;
+	case 'r': {
+		struct cli_range r;
+		bool rounded;
+		if (parse_range(arg, ps->page_size, &r, &rounded))
+			argp_error(state, "invalid range '%s'", arg);
+		if (rounded)
+			fprintf(stderr, "%s: range '%s' rounded out to whole pages: 0x%llx-0x%llx\n",
+				program_invocation_short_name, arg,
+				(unsigned long long)r.start, (unsigned long long)r.end);
+		struct cli_range *n = realloc(o->ranges, (o->nranges + 1) * sizeof(*n));
+		if (!n)
+			argp_failure(state, EXIT_SCAN_FAILED, errno, "out of memory");
+		o->ranges = n;
+		o->ranges[o->nranges++] = r;
+		break;
+	}
+	case 'm':
+		if (parse_u64(arg, &v) || v == 0)
+			argp_error(state, "invalid page count '%s' (a number of pages, at least 1)", arg);
+		o->max_pages = v;
+		break;
+	case OPT_WP: o->wp = true; break;
+	case OPT_CHECK_WPASYNC: o->check_wpasync = true; break;
+	case 'j': o->json = true; break;
+	case 'a': set_mode(ps, MODE_ADDRESSES); break;
+	case 's': set_mode(ps, MODE_SUMMARY); break;
+	case 'n': o->noheadings = true; break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (!ps->pid_set)
+			argp_error(state, "no process given (use -p PID)");
+		if (ps->modes > 1)
+			argp_error(state, "--addresses and --summary exclude each other");
+		if (o->json && o->mode == MODE_ADDRESSES)
+			argp_error(state, "--addresses and --json exclude each other");
+		if (o->wp)
+			o->require |= PMSCAN_WRITTEN;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* The kernel has one inversion vector for all masks, so a category cannot
+   be both wanted and excluded. */
+static void check_contradictions(const struct options *o, struct argp_state *state)
+{
+	uint64_t both = (o->require | o->anyof) & o->exclude;
+	char names[128];
+
+	if (!both)
+		return;
+	pmscan_categories_format(both, names, sizeof(names));
+	if (o->wp && (both & PMSCAN_WRITTEN))
+		argp_error(state, "--wp resets written pages, so 'written' cannot be excluded");
+	argp_error(state, "category '%s' is both wanted and excluded", names);
+}
+
+static error_t parse_opt_final(int key, char *arg, struct argp_state *state)
+{
+	error_t e = parse_opt(key, arg, state);
+
+	if (key == ARGP_KEY_END)
+		check_contradictions(((struct parse_state *)state->input)->o, state);
+	return e;
+}
+
+void parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct argp argp = {
+		option_table, parse_opt_final, "-p PID [SELECTION] [OPTION...]", doc,
+		NULL, NULL, NULL,
+	};
+	struct parse_state ps = { .o = o, .page_size = (uint64_t)sysconf(_SC_PAGESIZE) };
+
+	memset(o, 0, sizeof(*o));
+	argp_err_exit_status = EXIT_USAGE;
+	argp_parse(&argp, argc, argv, 0, NULL, &ps);
+	if (!o->ret_set)
+		o->ret = o->require | o->anyof;
+}
+
+void free_options(struct options *o)
+{
+	free(o->ranges);
+	o->ranges = NULL;
+}

@@ -1,0 +1,241 @@
+/*
+ * pmscan: report the page states of a process (PAGEMAP_SCAN).
+ * main() wires options, target, scan request and sink together, and is the
+ * one place where an error becomes a message and an exit code.
+ */
+#include "cli.h"
+
+#include <err.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <unistd.h>
+
+static bool have_cap(cap_value_t cap)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (caps) {
+		cap_get_flag(caps, cap, CAP_EFFECTIVE, &v);
+		cap_free(caps);
+	}
+	return v == CAP_SET;
+}
+
+/* The real uid of pid from /proc/PID/status, or -1. */
+static long process_uid(pid_t pid)
+{
+	char path[64], line[256];
+	long uid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %ld", &uid) == 1)
+			break;
+	fclose(f);
+	return uid;
+}
+
+static int open_failed(pid_t pid, int e)
+{
+	switch (e) {
+	case ESRCH:
+		warnx("no such process: %d", (int)pid);
+		break;
+	case EACCES:
+	case EPERM: {
+		long uid = process_uid(pid);
+		if (have_cap(CAP_SYS_PTRACE))
+			warnx("cannot read the memory map of process %d: %s (refused even with "
+			      "CAP_SYS_PTRACE: a security module may forbid it)", (int)pid, strerror(e));
+		else if (uid >= 0 && (uid_t)uid != geteuid())
+			warnx("cannot read the memory map of process %d: it belongs to uid %ld; "
+			      "reading another user's process needs CAP_SYS_PTRACE", (int)pid, uid);
+		else
+			warnx("cannot read the memory map of process %d: %s (it is not dumpable, "
+			      "e.g. set-user-ID; reading it needs CAP_SYS_PTRACE)", (int)pid, strerror(e));
+		break;
+	}
+	case EINVAL:
+		warnx("cannot open process %d: not a process id (a thread id?)", (int)pid);
+		break;
+	default:
+		warnx("cannot open process %d: %s", (int)pid, strerror(e));
+	}
+	return EXIT_SCAN_FAILED;
+}
+
+/* The category names in mask the kernel lacks, or exit status 0. */
+static int check_kernel(const struct options *o)
+{
+	uint64_t known = pmscan_kernel_categories();
+	uint64_t missing = (o->require | o->anyof | o->exclude | o->ret) & ~known;
+	char names[160];
+
+	if (!known) {
+		warnx("the running kernel has no PAGEMAP_SCAN (Linux 6.7 or later is needed)");
+		return EXIT_KERNEL;
+	}
+	if (missing) {
+		pmscan_categories_format(missing, names, sizeof(names));
+		warnx("the running kernel does not know category '%s'%s", names,
+		      (missing & PMSCAN_SOFT_DIRTY) ?
+		      " (soft-dirty needs Linux 6.8+ built with CONFIG_MEM_SOFT_DIRTY)" : "");
+		return EXIT_KERNEL;
+	}
+	return 0;
+}
+
+static void describe_mapping(const struct pmscan_mapping *m, char *buf, size_t len)
+{
+	if (m)
+		snprintf(buf, len, "mapping 0x%llx-0x%llx %s", (unsigned long long)m->start,
+			 (unsigned long long)m->end, mapping_label(m));
+	else
+		snprintf(buf, len, "the process");
+}
+
+/* Turn a failed run into one message; returns the exit status. */
+static int scan_failed(const struct options *o, struct pmscan_scan *s, int e,
+		       char *msg, size_t len)
+{
+	char where[512];
+	const struct pmscan_mapping *m = pmscan_scan_failed_mapping(s);
+
+	describe_mapping(m, where, sizeof(where));
+	if (ferror(stdout))
+		snprintf(msg, len, "write error: %s", strerror(e));
+	else if (e == ESRCH)
+		snprintf(msg, len, "process %d exited during the scan", (int)o->pid);
+	else if (e == EPERM && o->check_wpasync)
+		snprintf(msg, len, "%s is not tracked for writes (--check-wpasync)", where);
+	else if (e == ENOTSUP)
+		snprintf(msg, len, "the running kernel cannot do this scan: %s", strerror(e));
+	else
+		snprintf(msg, len, "PAGEMAP_SCAN failed on %s: %s", where, strerror(e));
+	return e == ENOTSUP ? EXIT_KERNEL : EXIT_SCAN_FAILED;
+}
+
+static void warn_untracked(const struct options *o, const struct pmscan_scan_stats *st)
+{
+	if (!st->untracked || !((o->require | o->anyof | o->exclude) & PMSCAN_WRITTEN))
+		return;
+	if (o->wp)
+		warnx("warning: %llu of %llu scanned mappings are not tracked for writes and were "
+		      "skipped (neither reported nor reset); see TRACKING in pmscan(1)",
+		      (unsigned long long)st->untracked, (unsigned long long)st->mappings);
+	else
+		warnx("warning: %llu of %llu scanned mappings (%llu pages) are not tracked for "
+		      "writes, so every present or swapped page in them reads as written; "
+		      "see TRACKING in pmscan(1), or use --check-wpasync to refuse them",
+		      (unsigned long long)st->untracked, (unsigned long long)st->mappings,
+		      (unsigned long long)st->untracked_pages);
+}
+
+static const struct sink *pick_sink(const struct options *o)
+{
+	switch (o->mode) {
+	case MODE_ADDRESSES:
+		return &sink_addresses;
+	case MODE_SUMMARY:
+		return o->json ? &sink_summary_json : &sink_summary_text;
+	default:
+		return o->json ? &sink_json : &sink_text;
+	}
+}
+
+static int configure_scan(const struct options *o, struct pmscan_scan *s)
+{
+	unsigned flags = 0;
+
+	if (o->wp)
+		flags |= PMSCAN_SCAN_WP;
+	if (o->check_wpasync)
+		flags |= PMSCAN_SCAN_CHECK_WPASYNC;
+	if (o->mode == MODE_SUMMARY)
+		flags |= PMSCAN_SCAN_TRACKING_INFO;
+	if (pmscan_scan_set_masks(s, o->require, o->anyof, o->exclude, o->ret) < 0 ||
+	    pmscan_scan_set_max_pages(s, o->max_pages) < 0 ||
+	    pmscan_scan_set_flags(s, flags) < 0)
+		return -1;
+	for (size_t i = 0; i < o->nranges; i++)
+		if (pmscan_scan_add_range(s, o->ranges[i].start, o->ranges[i].end) < 0)
+			return -1;
+	return 0;
+}
+
+static int scan(const struct options *o, struct pmscan_target *t)
+{
+	static char outbuf[1 << 16];
+	struct pmscan_scan *s = pmscan_scan_new(t);
+	const struct sink *sk = pick_sink(o);
+	struct pmscan_scan_stats st;
+	struct sink_ctx c = {
+		.out = stdout,
+		.opt = o,
+		.pid = o->pid,
+		.page_size = (uint64_t)sysconf(_SC_PAGESIZE),
+		.ret_mask = o->ret ? o->ret : pmscan_kernel_categories(),
+		.tty = isatty(STDOUT_FILENO),
+	};
+	char msg[1024];
+	int status = EXIT_OK;
+
+	if (!s || configure_scan(o, s) < 0) {
+		warn("cannot set up the scan");
+		pmscan_scan_free(s);
+		return EXIT_SCAN_FAILED;
+	}
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	pmscan_scan_set_callbacks(s, sk->mapping, sk->region, &c);
+
+	int r = sk->begin(&c);
+	if (r == 0 && pmscan_scan_run(s) < 0)
+		r = -errno;
+	pmscan_scan_get_stats(s, &st);
+	if (r < 0) {
+		status = scan_failed(o, s, -r, msg, sizeof(msg));
+		sk->end(&c, &st, msg);
+		fflush(stdout);
+		warnx("%s", msg);
+	} else {
+		sk->end(&c, &st, NULL);
+		warn_untracked(o, &st);
+	}
+	pmscan_scan_free(s);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct pmscan_target *t;
+	int status;
+
+	parse_options(argc, argv, &o);
+	status = check_kernel(&o);
+	if (status)
+		goto out;
+	t = pmscan_target_open(o.pid);
+	if (!t) {
+		status = open_failed(o.pid, errno);
+		goto out;
+	}
+	status = scan(&o, t);
+	pmscan_target_close(t);
+	/* Output that never reached its destination is a failure. */
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+		if (status == EXIT_OK)
+			warn("write error");
+		status = status == EXIT_OK ? EXIT_SCAN_FAILED : status;
+	}
+out:
+	free_options(&o);
+	return status;
+}

@@ -1,0 +1,54 @@
+/*
+ * Declarations shared inside libpmscan; not installed.
+ */
+#ifndef PMSCAN_INTERNAL_H
+#define PMSCAN_INTERNAL_H
+
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "pmscan.h"
+#include "uapi.h"
+
+#define PMSCAN_EXPORT __attribute__((visibility("default")))
+
+struct pmscan_target {
+	pid_t pid;
+	int pidfd;
+	int pagemap_fd;
+	int maps_fd;
+	bool self;
+};
+
+/* maps.c: streaming reader of /proc/PID/maps */
+struct maps_reader {
+	FILE *f;
+	char *line;
+	size_t cap;
+};
+int maps_open(struct maps_reader *r, int maps_fd);
+/* 1 with *m filled (m->name points into the reader), 0 at the end, -errno */
+int maps_next(struct maps_reader *r, struct pmscan_mapping *m);
+void maps_close(struct maps_reader *r);
+int maps_parse_line(char *line, struct pmscan_mapping *m);
+
+/* scan.c: the merger, exposed for unit tests */
+struct merger {
+	struct pmscan_region pending;
+	bool has_pending;
+	pmscan_region_fn emit;
+	void *arg;
+	uint64_t regions, pages;
+};
+void merger_init(struct merger *mg, pmscan_region_fn emit, void *arg);
+int merger_add(struct merger *mg, const struct pmscan_region *r);
+int merger_flush(struct merger *mg);
+
+long page_size_cached(void);
+int pagemap_ioctl(int fd, struct pm_scan_arg *arg);
+
+#endif

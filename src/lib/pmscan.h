@@ -1,0 +1,228 @@
+/*
+ * pmscan.h - libpmscan, page-state scanning and write tracking of Linux
+ * processes through the kernel's PAGEMAP_SCAN ioctl (Linux 6.7+).
+ *
+ * Conventions, for every function below unless its comment says otherwise:
+ *  - functions returning int return 0 (or a count) on success and -1 with
+ *    errno set on failure; functions returning a pointer return NULL with
+ *    errno set;
+ *  - the library never prints and never exits;
+ *  - handles are independent: separate handles may be used from separate
+ *    threads at once; one handle must not be used by two threads at once;
+ *  - addresses are virtual addresses in the target process, page sizes are
+ *    the system page size (sysconf(_SC_PAGESIZE)).
+ */
+#ifndef PMSCAN_H
+#define PMSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Page categories, the kernel's PAGE_IS_* bits. A page has a category when
+ * the statement holds for it:
+ *   WPALLOWED   its mapping is registered for userfaultfd async write-protect
+ *   WRITTEN     written since it was last write-protected (meaningful only in
+ *               mappings with WPALLOWED; elsewhere every present or swapped
+ *               page reads as written)
+ *   FILE        backed by a file (or shared anonymous memory)
+ *   PRESENT     in RAM
+ *   SWAPPED     in swap (a protected but never-populated page in a tracked
+ *               mapping also reads as swapped: the kernel keeps a marker there)
+ *   PFNZERO     mapped to the shared zero page
+ *   HUGE        part of a transparent or hugetlb huge page
+ *   SOFT_DIRTY  soft-dirty bit set (kernel 6.8+, CONFIG_MEM_SOFT_DIRTY)
+ *   GUARD       a guard region installed by MADV_GUARD_INSTALL (6.16+)
+ *   ACCESSED    accessed since read-protected (newer kernels, read-protect mode)
+ */
+#define PMSCAN_WPALLOWED  (UINT64_C(1) << 0)
+#define PMSCAN_WRITTEN    (UINT64_C(1) << 1)
+#define PMSCAN_FILE       (UINT64_C(1) << 2)
+#define PMSCAN_PRESENT    (UINT64_C(1) << 3)
+#define PMSCAN_SWAPPED    (UINT64_C(1) << 4)
+#define PMSCAN_PFNZERO    (UINT64_C(1) << 5)
+#define PMSCAN_HUGE       (UINT64_C(1) << 6)
+#define PMSCAN_SOFT_DIRTY (UINT64_C(1) << 7)
+#define PMSCAN_GUARD      (UINT64_C(1) << 8)
+#define PMSCAN_ACCESSED   (UINT64_C(1) << 9)
+/* Number of category bits this library knows; bit i is (UINT64_C(1) << i). */
+#define PMSCAN_NCATEGORIES 10
+#define PMSCAN_ALL_CATEGORIES ((UINT64_C(1) << PMSCAN_NCATEGORIES) - 1)
+
+/*
+ * Name of category bit number 'bit' ("wpallowed", "written", "file",
+ * "present", "swapped", "pfnzero", "huge", "soft-dirty", "guard",
+ * "accessed"), or NULL when bit >= PMSCAN_NCATEGORIES. Never fails otherwise.
+ */
+const char *pmscan_category_name(unsigned bit);
+
+/*
+ * Parse a comma-separated list of category names and numeric masks ("0x12",
+ * "18") into *mask. Names are matched exactly; "soft_dirty" is accepted for
+ * "soft-dirty". On failure returns -1 with errno EINVAL and, when bad and
+ * badlen are not NULL, points *bad at the offending item inside list and sets
+ * *badlen to its length. An empty list or an empty item is an error.
+ */
+int pmscan_categories_parse(const char *list, uint64_t *mask,
+			    const char **bad, size_t *badlen);
+
+/*
+ * Write the names of the bits in mask, comma-separated and in bit order, into
+ * buf (always NUL-terminated when len > 0). Bits beyond the known categories
+ * are written as one hex number. Returns the length the full string needs,
+ * not counting the NUL, like snprintf.
+ */
+size_t pmscan_categories_format(uint64_t mask, char *buf, size_t len);
+
+/*
+ * The categories the running kernel's PAGEMAP_SCAN knows, probed once per
+ * process (the kernel rejects an unknown bit with EINVAL) and cached.
+ * Returns the mask, or 0 with errno ENOTSUP when the kernel has no
+ * PAGEMAP_SCAN at all. Thread-safe.
+ */
+uint64_t pmscan_kernel_categories(void);
+
+/* ---- targets ---------------------------------------------------------- */
+
+/* A process whose memory is scanned. */
+struct pmscan_target;
+
+/*
+ * Open process pid for scanning (pid 0 means the calling process). Takes a
+ * pidfd first, then opens /proc/PID/pagemap and /proc/PID/maps, then checks
+ * through the pidfd that the process is still the one it found, so a recycled
+ * pid is never scanned. Errors: ESRCH no such process, or it exited or is a
+ * zombie; EACCES or EPERM not allowed to read its memory map (ptrace read
+ * access is needed: same user, or CAP_SYS_PTRACE); ENOMEM.
+ */
+struct pmscan_target *pmscan_target_open(pid_t pid);
+
+/* Close a target; NULL is accepted. Does not change the process. */
+void pmscan_target_close(struct pmscan_target *t);
+
+/* The pid the target was opened with (the real pid for pid 0). */
+pid_t pmscan_target_pid(const struct pmscan_target *t);
+
+/*
+ * 1 when the process is still running, 0 when it has exited (zombie or
+ * reaped), -1 with errno on error.
+ */
+int pmscan_target_alive(const struct pmscan_target *t);
+
+/* ---- scanning --------------------------------------------------------- */
+
+/* One mapping (VMA) of the target, as /proc/PID/maps shows it. */
+struct pmscan_mapping {
+	uint64_t start, end;	/* [start, end) */
+	uint64_t offset;	/* file offset */
+	uint64_t inode;
+	unsigned dev_major, dev_minor;
+	char perms[5];		/* "rw-p" */
+	const char *name;	/* pathname, "[heap]", "[stack]", ... or "" */
+	int tracked;		/* 1 registered for async write-protect, 0 not,
+				   -1 not checked by this scan */
+};
+
+/* One merged region: adjacent pages with the same reported categories. */
+struct pmscan_region {
+	uint64_t start, end;		/* [start, end), page aligned */
+	uint64_t categories;		/* PMSCAN_* bits, limited to the return mask */
+	const struct pmscan_mapping *mapping;	/* the mapping it lies in */
+};
+
+/*
+ * Callbacks. Return 0 to go on, or a negative errno value to stop the scan:
+ * pmscan_scan_run then returns -1 with errno set to that value. The pointers
+ * they receive are valid only during the call.
+ */
+typedef int (*pmscan_mapping_fn)(const struct pmscan_mapping *m, void *arg);
+typedef int (*pmscan_region_fn)(const struct pmscan_region *r, void *arg);
+
+/* A scan request over one target; reusable for several runs. */
+struct pmscan_scan;
+
+/* Flags for pmscan_scan_set_flags. */
+/* Write-protect the written pages reported (a reset of the written state). */
+#define PMSCAN_SCAN_WP            (1u << 0)
+/* Fail with EPERM, before touching anything, if a scanned mapping is not
+   registered for async write-protect. */
+#define PMSCAN_SCAN_CHECK_WPASYNC (1u << 1)
+/* Fill pmscan_mapping.tracked for every scanned mapping (automatic when
+   the request involves PMSCAN_WRITTEN). */
+#define PMSCAN_SCAN_TRACKING_INFO (1u << 2)
+#define PMSCAN_SCAN_FLAGS_ALL     ((1u << 3) - 1)
+
+/* A new request for target t: whole process, no masks, every category the
+   kernel knows returned, no page limit. The target must outlive it. */
+struct pmscan_scan *pmscan_scan_new(struct pmscan_target *t);
+
+/* Free a request; NULL is accepted. */
+void pmscan_scan_free(struct pmscan_scan *s);
+
+/*
+ * Selection. A page matches when it has every category in require, at least
+ * one in anyof (when anyof is not 0), and none in exclude. Reported regions
+ * carry the page's categories limited to ret; ret 0 means every category the
+ * kernel knows. Errors: ENOTSUP a bit the running kernel does not know (see
+ * pmscan_kernel_categories); EINVAL a bit in both require and exclude, or in
+ * both anyof and exclude (the kernel has one inversion vector for both).
+ */
+int pmscan_scan_set_masks(struct pmscan_scan *s, uint64_t require,
+			  uint64_t anyof, uint64_t exclude, uint64_t ret);
+
+/* At most max_pages pages in total over the whole run (0: no limit). With
+   PMSCAN_SCAN_WP exactly the pages returned are write-protected. */
+int pmscan_scan_set_max_pages(struct pmscan_scan *s, uint64_t max_pages);
+
+/* PMSCAN_SCAN_* flags; EINVAL for an unknown flag. */
+int pmscan_scan_set_flags(struct pmscan_scan *s, unsigned flags);
+
+/*
+ * Limit the scan to [start, end), page aligned (EINVAL otherwise, or when
+ * end <= start). May be called several times; overlapping ranges are scanned
+ * once. Without ranges the whole process is scanned.
+ */
+int pmscan_scan_add_range(struct pmscan_scan *s, uint64_t start, uint64_t end);
+
+/* Callbacks for the next runs; either may be NULL. */
+void pmscan_scan_set_callbacks(struct pmscan_scan *s, pmscan_mapping_fn on_mapping,
+			       pmscan_region_fn on_region, void *arg);
+
+/*
+ * Run the scan: for each mapping in address order that meets the ranges,
+ * call on_mapping, then on_region for each merged region in it, ascending.
+ * Memory use does not depend on the number of regions. Errors: ESRCH the
+ * process exited (before or during the scan); EPERM with
+ * PMSCAN_SCAN_CHECK_WPASYNC, a mapping is not tracked (see
+ * pmscan_scan_failed_mapping); ENOTSUP the kernel lacks PAGEMAP_SCAN or a
+ * requested category; any errno a callback returned; other errnos from the
+ * kernel.
+ */
+int pmscan_scan_run(struct pmscan_scan *s);
+
+/* Totals of the last run (also after a failed one: what was done so far). */
+struct pmscan_scan_stats {
+	uint64_t pages;		/* pages in the regions reported */
+	uint64_t regions;	/* merged regions reported */
+	uint64_t mappings;	/* mappings scanned */
+	uint64_t untracked;	/* of those, not tracked (when checked) */
+	uint64_t untracked_pages; /* size of those mappings, in pages */
+	uint64_t ioctls;	/* PAGEMAP_SCAN calls made */
+	int budget_reached;	/* stopped because max_pages was reached */
+};
+void pmscan_scan_get_stats(const struct pmscan_scan *s, struct pmscan_scan_stats *st);
+
+/* After pmscan_scan_run failed: the mapping it was working on, or NULL.
+   Valid until the next run or pmscan_scan_free. */
+const struct pmscan_mapping *pmscan_scan_failed_mapping(const struct pmscan_scan *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

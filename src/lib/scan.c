@@ -1,0 +1,474 @@
+/*
+ * The scan engine: PAGEMAP_SCAN over each mapping that meets the requested
+ * ranges, batch after batch, merging regions across batches and handing
+ * each merged region to a callback. Nothing here knows about output.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Entries per PAGEMAP_SCAN call; the kernel copies out 512 at a time. */
+#define VEC_LEN 4096
+
+struct range {
+	uint64_t start, end;
+};
+
+struct pmscan_scan {
+	struct pmscan_target *t;
+	uint64_t require, anyof, exclude, ret;
+	uint64_t max_pages;
+	unsigned flags;
+	struct range *ranges;
+	size_t nranges, cap;
+	pmscan_mapping_fn on_mapping;
+	pmscan_region_fn on_region;
+	void *arg;
+	struct page_region *vec;
+	struct pmscan_scan_stats st;
+	/* run state */
+	uint64_t budget_left;
+	struct pmscan_mapping failed;
+	char *failed_name;
+	bool has_failed;
+};
+
+/* ---- merging ---------------------------------------------------------- */
+
+void merger_init(struct merger *mg, pmscan_region_fn emit, void *arg)
+{
+	memset(mg, 0, sizeof(*mg));
+	mg->emit = emit;
+	mg->arg = arg;
+}
+
+int merger_flush(struct merger *mg)
+{
+	int r = 0;
+
+	if (!mg->has_pending)
+		return 0;
+	mg->has_pending = false;
+	mg->regions++;
+	mg->pages += (mg->pending.end - mg->pending.start) / (uint64_t)page_size_cached();
+	if (mg->emit)
+		r = mg->emit(&mg->pending, mg->arg);
+	return r;
+}
+
+/* Regions arrive ascending; adjacent ones with equal categories in the same
+   mapping become one (the kernel splits them at batch boundaries). */
+int merger_add(struct merger *mg, const struct pmscan_region *r)
+{
+	if (mg->has_pending && mg->pending.end == r->start &&
+	    mg->pending.categories == r->categories &&
+	    mg->pending.mapping == r->mapping) {
+		mg->pending.end = r->end;
+		return 0;
+	}
+	int e = merger_flush(mg);
+	mg->pending = *r;
+	mg->has_pending = true;
+	return e;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+PMSCAN_EXPORT struct pmscan_scan *pmscan_scan_new(struct pmscan_target *t)
+{
+	struct pmscan_scan *s;
+
+	if (!t) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->vec = malloc(VEC_LEN * sizeof(*s->vec));
+	if (!s->vec) {
+		free(s);
+		return NULL;
+	}
+	s->t = t;
+	return s;
+}
+
+PMSCAN_EXPORT void pmscan_scan_free(struct pmscan_scan *s)
+{
+	if (!s)
+		return;
+	free(s->vec);
+	free(s->ranges);
+	free(s->failed_name);
+	free(s);
+}
+
+static uint64_t requested_categories(const struct pmscan_scan *s)
+{
+	return s->require | s->anyof | s->exclude | s->ret;
+}
+
+PMSCAN_EXPORT int pmscan_scan_set_masks(struct pmscan_scan *s, uint64_t require,
+					uint64_t anyof, uint64_t exclude, uint64_t ret)
+{
+	uint64_t all = require | anyof | exclude | ret;
+	uint64_t known = pmscan_kernel_categories();
+
+	if (!known)
+		return -1;
+	if ((require & exclude) || (anyof & exclude)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (all & ~known) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	s->require = require;
+	s->anyof = anyof;
+	s->exclude = exclude;
+	s->ret = ret;
+	return 0;
+}
+
+PMSCAN_EXPORT int pmscan_scan_set_max_pages(struct pmscan_scan *s, uint64_t max_pages)
+{
+	s->max_pages = max_pages;
+	return 0;
+}
+
+PMSCAN_EXPORT int pmscan_scan_set_flags(struct pmscan_scan *s, unsigned flags)
+{
+	if (flags & ~PMSCAN_SCAN_FLAGS_ALL) {
+		errno = EINVAL;
+		return -1;
+	}
+	s->flags = flags;
+	return 0;
+}
+
+PMSCAN_EXPORT int pmscan_scan_add_range(struct pmscan_scan *s, uint64_t start, uint64_t end)
+{
+	uint64_t ps = (uint64_t)page_size_cached();
+
+	if (end <= start || start % ps || end % ps) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->nranges == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		struct range *n = realloc(s->ranges, cap * sizeof(*n));
+		if (!n)
+			return -1;
+		s->ranges = n;
+		s->cap = cap;
+	}
+	s->ranges[s->nranges++] = (struct range){ start, end };
+	return 0;
+}
+
+PMSCAN_EXPORT void pmscan_scan_set_callbacks(struct pmscan_scan *s, pmscan_mapping_fn on_mapping,
+					     pmscan_region_fn on_region, void *arg)
+{
+	s->on_mapping = on_mapping;
+	s->on_region = on_region;
+	s->arg = arg;
+}
+
+PMSCAN_EXPORT void pmscan_scan_get_stats(const struct pmscan_scan *s, struct pmscan_scan_stats *st)
+{
+	*st = s->st;
+}
+
+PMSCAN_EXPORT const struct pmscan_mapping *pmscan_scan_failed_mapping(const struct pmscan_scan *s)
+{
+	return s->has_failed ? &s->failed : NULL;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sort and coalesce, so overlapping ranges are scanned once. */
+static void normalize_ranges(struct pmscan_scan *s)
+{
+	size_t n = 0;
+
+	if (!s->nranges)
+		return;
+	qsort(s->ranges, s->nranges, sizeof(*s->ranges), cmp_range);
+	for (size_t i = 1; i < s->nranges; i++) {
+		if (s->ranges[i].start <= s->ranges[n].end) {
+			if (s->ranges[i].end > s->ranges[n].end)
+				s->ranges[n].end = s->ranges[i].end;
+		} else
+			s->ranges[++n] = s->ranges[i];
+	}
+	s->nranges = n + 1;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+/* Is this mapping registered for async write-protect? The kernel answers
+   EPERM to CHECK_WPASYNC for one that is not. */
+static int probe_tracked(struct pmscan_scan *s, const struct pmscan_mapping *m)
+{
+	struct page_region one;
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = PM_SCAN_CHECK_WPASYNC,
+		.start = m->start,
+		.end = m->start + (uint64_t)page_size_cached(),
+		.vec = (uintptr_t)&one,
+		.vec_len = 1,
+		.return_mask = PAGE_IS_WPALLOWED,
+	};
+
+	s->st.ioctls++;
+	if (pagemap_ioctl(s->t->pagemap_fd, &a) >= 0)
+		return 1;
+	return errno == EPERM ? 0 : -errno;
+}
+
+static bool skip_mapping(const struct pmscan_mapping *m)
+{
+	/* The legacy vsyscall page lies beyond the user address range. */
+	return !strcmp(m->name, "[vsyscall]");
+}
+
+static void remember_failed(struct pmscan_scan *s, const struct pmscan_mapping *m)
+{
+	free(s->failed_name);
+	s->failed = *m;
+	s->failed_name = strdup(m->name);
+	s->failed.name = s->failed_name ? s->failed_name : "";
+	s->has_failed = true;
+}
+
+/* Walks the mappings meeting the ranges; calls fn for each piece. */
+struct walk {
+	struct maps_reader mr;
+	struct pmscan_mapping m;
+	size_t ri;		/* first range that may still meet a mapping */
+};
+
+static int walk_next_mapping(struct pmscan_scan *s, struct walk *w)
+{
+	for (;;) {
+		int r = maps_next(&w->mr, &w->m);
+		if (r <= 0)
+			return r;
+		if (skip_mapping(&w->m))
+			continue;
+		if (!s->nranges)
+			return 1;
+		while (w->ri < s->nranges && s->ranges[w->ri].end <= w->m.start)
+			w->ri++;
+		if (w->ri == s->nranges)
+			return 0;
+		if (s->ranges[w->ri].start < w->m.end)
+			return 1;
+	}
+}
+
+/* Scan [start, end) inside one mapping. */
+static int scan_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_mapping *m,
+		      uint64_t start, uint64_t end, bool *stop)
+{
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.vec = (uintptr_t)s->vec,
+		.vec_len = VEC_LEN,
+		.category_inverted = s->exclude,
+		.category_mask = s->require | s->exclude,
+		.category_anyof_mask = s->anyof,
+		.return_mask = s->ret ? s->ret : pmscan_kernel_categories(),
+	};
+	uint64_t pos = start;
+
+	if (s->flags & PMSCAN_SCAN_WP)
+		a.flags |= PM_SCAN_WP_MATCHING;
+	if (s->flags & PMSCAN_SCAN_CHECK_WPASYNC)
+		a.flags |= PM_SCAN_CHECK_WPASYNC;
+
+	while (pos < end) {
+		a.start = pos;
+		a.end = end;
+		a.walk_end = 0;
+		a.max_pages = s->max_pages ? s->budget_left : 0;
+		s->st.ioctls++;
+		int n = pagemap_ioctl(s->t->pagemap_fd, &a);
+		if (n < 0)
+			return -errno;
+
+		uint64_t got = 0, last_end = 0;
+		for (int i = 0; i < n; i++) {
+			const struct page_region *pr = &s->vec[i];
+			struct pmscan_region r = {
+				.start = pr->start, .end = pr->end,
+				.categories = pr->categories, .mapping = m,
+			};
+			got += (pr->end - pr->start) / (uint64_t)page_size_cached();
+			last_end = pr->end;
+			int e = merger_add(mg, &r);
+			if (e)
+				return e;
+		}
+		s->st.pages += got;
+		if (s->max_pages) {
+			s->budget_left -= got < s->budget_left ? got : s->budget_left;
+			if (!s->budget_left) {
+				s->st.budget_reached = 1;
+				*stop = true;
+				return 0;
+			}
+		}
+		/* Without a page limit the kernel stops early only when vec is
+		   full, so a short answer means the walk reached end. */
+		if (!s->max_pages && (uint64_t)n < VEC_LEN)
+			return 0;
+		/* walk_end can be stale after several internal refills
+		   (KERNEL.md): never resume before what was returned. */
+		uint64_t next = a.walk_end > last_end ? a.walk_end : last_end;
+		if (next <= pos) {
+			/* No progress: a hugetlb page that the remaining page
+			   limit cannot cover whole. The budget is spent. */
+			if (s->max_pages) {
+				s->st.budget_reached = 1;
+				*stop = true;
+				return 0;
+			}
+			return -EAGAIN;
+		}
+		pos = next;
+	}
+	return 0;
+}
+
+/* With CHECK_WPASYNC, refuse before any page is touched. */
+static int precheck_tracked(struct pmscan_scan *s)
+{
+	struct walk w = { 0 };
+	int r = maps_open(&w.mr, s->t->maps_fd);
+
+	if (r < 0)
+		return r;
+	while ((r = walk_next_mapping(s, &w)) > 0) {
+		int tr = probe_tracked(s, &w.m);
+		if (tr < 0) {
+			r = tr;
+			break;
+		}
+		if (!tr) {
+			w.m.tracked = 0;
+			remember_failed(s, &w.m);
+			r = -EPERM;
+			break;
+		}
+	}
+	maps_close(&w.mr);
+	return r;
+}
+
+static int run(struct pmscan_scan *s)
+{
+	struct walk w = { 0 };
+	struct merger mg;
+	bool stop = false;
+	bool want_tracking = (s->flags & PMSCAN_SCAN_TRACKING_INFO) ||
+			     ((s->require | s->anyof | s->exclude) & PMSCAN_WRITTEN);
+	int r;
+
+	if (!pmscan_kernel_categories())
+		return -errno;
+	if (requested_categories(s) & ~pmscan_kernel_categories())
+		return -ENOTSUP;
+	normalize_ranges(s);
+	s->budget_left = s->max_pages;
+
+	if (s->flags & PMSCAN_SCAN_CHECK_WPASYNC) {
+		r = precheck_tracked(s);
+		if (r < 0)
+			return r;
+	}
+
+	merger_init(&mg, s->on_region, s->arg);
+	r = maps_open(&w.mr, s->t->maps_fd);
+	if (r < 0)
+		return r;
+	while (!stop && (r = walk_next_mapping(s, &w)) > 0) {
+		struct pmscan_mapping *m = &w.m;
+
+		if (want_tracking) {
+			int tr = probe_tracked(s, m);
+			if (tr < 0) {
+				r = tr;
+				break;
+			}
+			m->tracked = tr;
+			if (!tr) {
+				s->st.untracked++;
+				s->st.untracked_pages += (m->end - m->start) /
+							 (uint64_t)page_size_cached();
+			}
+		}
+		s->st.mappings++;
+		if (s->on_mapping && (r = s->on_mapping(m, s->arg)) != 0)
+			break;
+
+		size_t i = w.ri;
+		do {
+			uint64_t a = m->start, b = m->end;
+			if (s->nranges) {
+				if (s->ranges[i].start > a)
+					a = s->ranges[i].start;
+				if (s->ranges[i].end < b)
+					b = s->ranges[i].end;
+			}
+			if (a < b) {
+				r = scan_piece(s, &mg, m, a, b, &stop);
+				if (r)
+					break;
+			}
+			i++;
+		} while (!stop && i < s->nranges && s->ranges[i].start < m->end);
+		if (r)
+			break;
+		/* Regions never merge across mappings. */
+		if ((r = merger_flush(&mg)) != 0)
+			break;
+	}
+	if (r < 0 && !s->has_failed)
+		remember_failed(s, &w.m);
+	maps_close(&w.mr);
+	if (r == 0)
+		r = merger_flush(&mg);
+	s->st.regions = mg.regions;
+	return r;
+}
+
+PMSCAN_EXPORT int pmscan_scan_run(struct pmscan_scan *s)
+{
+	memset(&s->st, 0, sizeof(s->st));
+	s->has_failed = false;
+
+	int r = run(s);
+	/* A process that died under the scan gives a partial or empty answer
+	   (its maps read as empty): that is an error, whatever the ioctl said. */
+	if (pmscan_target_alive(s->t) == 0)
+		r = -ESRCH;
+	if (r > 0)
+		r = -r;
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
