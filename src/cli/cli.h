@@ -38,6 +38,7 @@ struct options {
 	bool wp;
 	bool check_wpasync;
 	bool noheadings;
+	bool list_categories;
 	enum out_mode mode;
 	bool json;
 };

@@ -15,7 +15,7 @@ const char *argp_program_bug_address = PACKAGE_BUGREPORT;
 enum {
 	OPT_REQUIRE = 256, OPT_ANYOF, OPT_EXCLUDE, OPT_RETURN,
 	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
-	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC,
+	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC, OPT_LIST_CATEGORIES,
 };
 
 static const struct argp_option option_table[] = {
@@ -52,6 +52,8 @@ static const struct argp_option option_table[] = {
 	{ "addresses", 'a', NULL, 0, "one page address per line", 4 },
 	{ "summary", 's', NULL, 0, "pages per category per mapping, no region list", 4 },
 	{ "noheadings", 'n', NULL, 0, "no header line and no totals line (text output)", 4 },
+	{ "list-categories", OPT_LIST_CATEGORIES, NULL, 0,
+	  "list the page categories, whether the running kernel knows each, and exit", 4 },
 	{ NULL, 0, NULL, 0, NULL, 0 },
 };
 
@@ -156,10 +158,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'a': set_mode(ps, MODE_ADDRESSES); break;
 	case 's': set_mode(ps, MODE_SUMMARY); break;
 	case 'n': o->noheadings = true; break;
+	case OPT_LIST_CATEGORIES: o->list_categories = true; break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
+		if (o->list_categories)
+			break;
 		if (!ps->pid_set)
 			argp_error(state, "no process given (use -p PID)");
 		if (ps->modes > 1)

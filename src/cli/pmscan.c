@@ -12,6 +12,31 @@
 #include <sys/capability.h>
 #include <unistd.h>
 
+static const char *const category_help[PMSCAN_NCATEGORIES] = {
+	"mapping registered for userfaultfd async write-protect",
+	"written since last write-protected (tracked mappings only)",
+	"file-backed or shared memory",
+	"in RAM",
+	"in swap (or a protected, never-populated page of a tracked mapping)",
+	"mapped to the shared zero page",
+	"part of a transparent or hugetlb huge page",
+	"soft-dirty bit set (CONFIG_MEM_SOFT_DIRTY)",
+	"guard region (MADV_GUARD_INSTALL)",
+	"accessed since read-protected (userfaultfd read-protect mode)",
+};
+
+static int list_categories(const struct options *o)
+{
+	uint64_t known = pmscan_kernel_categories();
+
+	if (!o->noheadings)
+		printf("%-11s %-6s %s\n", "CATEGORY", "KERNEL", "MEANING");
+	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++)
+		printf("%-11s %-6s %s\n", pmscan_category_name(i),
+		       (known & (UINT64_C(1) << i)) ? "yes" : "no", category_help[i]);
+	return EXIT_OK;
+}
+
 static bool have_cap(cap_value_t cap)
 {
 	cap_t caps = cap_get_proc();
@@ -219,6 +244,10 @@ int main(int argc, char **argv)
 	int status;
 
 	parse_options(argc, argv, &o);
+	if (o.list_categories) {
+		status = list_categories(&o);
+		goto flush;
+	}
 	status = check_kernel(&o);
 	if (status)
 		goto out;
@@ -229,6 +258,7 @@ int main(int argc, char **argv)
 	}
 	status = scan(&o, t);
 	pmscan_target_close(t);
+flush:
 	/* Output that never reached its destination is a failure. */
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
 		if (status == EXIT_OK)

@@ -1,0 +1,158 @@
+# Shared by the CLI tests: TAP output, a work directory, and a target
+# process driven through two FIFOs (see tests/helpers/target.c).
+# Exit 77 would skip a whole script; single checks skip with a reason.
+set -u
+
+: "${PMSCAN:?PMSCAN must name the pmscan binary (make check sets it)}"
+: "${HELPERS:?HELPERS must name tests/helpers in the build tree}"
+
+PAGE=$(getconf PAGESIZE)
+T_NUM=0
+T_FAILED=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pmscan-test.XXXXXX") || exit 99
+T_PID=
+T_IN=
+T_OUT=
+
+cleanup() {
+	target_stop
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ok() {
+	T_NUM=$((T_NUM + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_NUM - $2"
+	else
+		echo "not ok $T_NUM - $2"
+		T_FAILED=1
+	fi
+}
+
+# check DESCRIPTION COMMAND...: one test point from a command's status.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
+}
+
+skip() {
+	T_NUM=$((T_NUM + 1))
+	echo "ok $T_NUM - $1 # SKIP $2"
+}
+
+diag() { printf '# %s\n' "$*"; }
+
+# The test itself broke (not the code under test).
+bail() {
+	echo "Bail out! $*"
+	exit 99
+}
+
+done_testing() {
+	echo "1..$T_NUM"
+	exit 0
+}
+
+# same FILE1 FILE2: like cmp, but shows the first differences on failure.
+same() {
+	if cmp -s "$1" "$2"; then
+		return 0
+	fi
+	diff "$1" "$2" | head -n 8 | sed 's/^/# /'
+	return 1
+}
+
+target_start() {
+	target_stop
+	local n=$((${T_SEQ:-0} + 1))
+	T_SEQ=$n
+	mkfifo "$WORK/t$n.in" "$WORK/t$n.out" || bail "mkfifo failed"
+	"${@:-$HELPERS/target}" <"$WORK/t$n.in" >"$WORK/t$n.out" &
+	exec {T_IN}>"$WORK/t$n.in" {T_OUT}<"$WORK/t$n.out"
+	tcmd pid
+	T_PID=$R
+}
+
+target_stop() {
+	if [ -n "$T_PID" ]; then
+		kill -9 "$T_PID" 2>/dev/null
+		wait "$T_PID" 2>/dev/null
+		exec {T_IN}>&- {T_OUT}<&-
+	fi
+	T_PID=
+}
+
+# tcmd COMMAND...: send a command to the target; its answer is left in R.
+tcmd() {
+	tcmd_try "$@" || bail "target: '$*' answered '$R'"
+}
+
+# Like tcmd but returns 1 when the target answers "err" (R holds why).
+tcmd_try() {
+	local line
+	echo "$*" >&"$T_IN" || bail "target is gone (command '$*')"
+	IFS= read -r -t 120 line <&"$T_OUT" || bail "target did not answer '$*'"
+	case $line in
+	ok*) R=${line#ok}; R=${R# }; return 0 ;;
+	*) R=$line; return 1 ;;
+	esac
+}
+
+# map NAME PAGES KIND: map an area in the target; its address goes in $NAME.
+map() {
+	tcmd map "$1" "$2" "$3"
+	printf -v "$1" '%s' "$R"
+}
+
+# pages_of BASE FIRST STRIDE COUNT: the page addresses the target writes for
+# "write NAME FIRST STRIDE COUNT", as pmscan --addresses prints them.
+pages_of() {
+	local base=$1 first=$2 stride=$3 count=$4 i
+	for ((i = 0; i < count; i++)); do
+		printf '0x%x\n' $((base + (first + i * stride) * PAGE))
+	done
+}
+
+# range BASE PAGES: a --range argument covering an area.
+range() {
+	printf '0x%x+%d' $(($1)) $(($2 * PAGE))
+}
+
+# run_pmscan ARGS...: run pmscan; stdout in $WORK/out, stderr in $WORK/err,
+# status in RC.
+run_pmscan() {
+	"$PMSCAN" "$@" >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+}
+
+# expect_exit CODE DESCRIPTION PATTERN ARGS...: pmscan exits CODE with a
+# one-line stderr message matching PATTERN (grep -E).
+expect_exit() {
+	local code=$1 desc=$2 pat=$3
+	shift 3
+	run_pmscan "$@"
+	if [ "$RC" -ne "$code" ]; then
+		diag "exit $RC, wanted $code; stderr: $(head -c 300 "$WORK/err")"
+		ok 1 "$desc"
+	elif ! grep -qE -- "$pat" "$WORK/err"; then
+		diag "stderr does not match '$pat': $(head -c 300 "$WORK/err")"
+		ok 1 "$desc"
+	else
+		ok 0 "$desc"
+	fi
+}
+
+# JSON regions as "START END MASK" lines (hex), the form rawscan prints.
+json_to_raw() {
+	jq -r '
+	  def bit: {"wpallowed":1,"written":2,"file":4,"present":8,"swapped":16,
+	            "pfnzero":32,"huge":64,"soft-dirty":128,"guard":256,"accessed":512}[.];
+	  .regions[] | "\(.start) \(.end) \(.categories | map(bit) | add // 0)"' |
+	while read -r s e m; do printf '%s %s 0x%x\n' "$s" "$e" "$m"; done
+}
+
+kernel_knows() {
+	"$PMSCAN" --list-categories 2>/dev/null | awk -v c="$1" '$1 == c && $2 == "yes" { f = 1 } END { exit !f }'
+}
