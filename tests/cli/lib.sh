@@ -156,3 +156,8 @@ json_to_raw() {
 kernel_knows() {
 	"$PMSCAN" --list-categories 2>/dev/null | awk -v c="$1" '$1 == c && $2 == "yes" { f = 1 } END { exit !f }'
 }
+
+# Predicates for check (which runs one command).
+succeeded_empty() { [ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]; }
+parses() { [ "$RC" -eq 0 ] && jq -e . "$1" >/dev/null 2>&1; }
+matches() { [[ $1 =~ $2 ]]; }

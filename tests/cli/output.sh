@@ -1,1 +1,78 @@
-echo 1..0
+#!/bin/bash
+# The output formats: JSON parses and agrees with the text table and the
+# address list; the summary; the aligned table on a terminal; --noheadings.
+. "$TESTS_SRCDIR/cli/lib.sh"
+
+target_start
+map A 3000 anon
+tcmd track A
+tcmd write A 0 3 500
+tcmd write A 1 3 100
+RA=$(range "$A" 3000)
+
+run_pmscan -p "$T_PID" --written --json --range="$RA"
+check "JSON: exit 0 and parses" parses "$WORK/out"
+cp "$WORK/out" "$WORK/json"
+check "JSON: top-level keys" \
+	[ "$(jq -c 'keys_unsorted' "$WORK/json")" = '["pid","page_size","regions","total_regions","total_pages"]' ]
+check "JSON: pid and page_size" \
+	[ "$(jq -r '"\(.pid) \(.page_size)"' "$WORK/json")" = "$T_PID $PAGE" ]
+check "JSON: region keys and types" \
+	[ "$(jq -c '[.regions[0] | to_entries[] | "\(.key):\(.value | type)"]' "$WORK/json")" = \
+	  '["start:string","end:string","pages:number","categories:array","mapping:string"]' ]
+check "JSON: total_pages is the sum of the regions" \
+	[ "$(jq '[.regions[].pages] | add' "$WORK/json")" = "$(jq .total_pages "$WORK/json")" ]
+check "JSON: 600 pages written" [ "$(jq .total_pages "$WORK/json")" = 600 ]
+check "JSON: the mapping is [anon]" [ "$(jq -r '[.regions[].mapping] | unique | join(",")' "$WORK/json")" = "[anon]" ]
+
+# The text table (not a terminal: single spaces) has the same regions.
+run_pmscan -p "$T_PID" --written --range="$RA"
+check "text: header line" [ "$(head -n 1 "$WORK/out")" = "START END PAGES SIZE CATEGORIES MAPPING" ]
+sed '1d;$d' "$WORK/out" | awk '{ print $1, $2, $3, $5, $6 }' >"$WORK/got"
+jq -r '.regions[] | "\(.start) \(.end) \(.pages) \(.categories | join(",")) \(.mapping)"' "$WORK/json" >"$WORK/expect"
+check "text: same regions as JSON, awk-split" same "$WORK/got" "$WORK/expect"
+check "text: totals line" [ "$(tail -n 1 "$WORK/out")" = "total: $(jq .total_regions "$WORK/json") regions, 600 pages, 2.3M" ]
+check "text: SIZE in human units" [ "$(sed -n 2p "$WORK/out" | awk '{ print $4 }')" = 8K ]
+run_pmscan -p "$T_PID" --written --noheadings --range="$RA"
+check "--noheadings: regions only" [ "$(wc -l <"$WORK/out")" = "$(jq .total_regions "$WORK/json")" ]
+
+# The address list: one line per page, the pages of the JSON regions.
+run_pmscan -p "$T_PID" --written --addresses --range="$RA"
+{ pages_of "$A" 0 3 500; pages_of "$A" 1 3 100; } | sort >"$WORK/expect"
+sort "$WORK/out" >"$WORK/got"
+check "--addresses: exactly the written pages" same "$WORK/got" "$WORK/expect"
+
+# Summary: per mapping, per category; tracked says which mappings are.
+run_pmscan -p "$T_PID" --written --summary --json
+check "summary JSON: parses" parses "$WORK/out"
+a_hex=$(printf '0x%x' $((A)))
+check "summary JSON: area A has 600 written pages and is tracked" \
+	[ "$(jq -c --arg a "$a_hex" '.mappings[] | select(.start == $a) | [.matched_pages, .categories.written, .tracked, .pages]' "$WORK/out")" = "[600,600,true,3000]" ]
+check "summary JSON: [heap] is untracked" \
+	[ "$(jq -c '[.mappings[] | select(.mapping == "[heap]") | .tracked] | unique' "$WORK/out")" = "[false]" ]
+check "summary JSON: totals add up" \
+	[ "$(jq '[.mappings[].matched_pages] | add' "$WORK/out")" = "$(jq .total_pages "$WORK/out")" ]
+run_pmscan -p "$T_PID" --written --summary
+check "summary text: header" [ "$(head -n 1 "$WORK/out")" = "START END SIZE MATCHED WRITTEN TRACKED MAPPING" ]
+check "summary text: area A's row" \
+	grep -qx "$a_hex $(printf '0x%x' $((A + 3000 * PAGE))) 12M 600 600 yes \[anon\]" "$WORK/out"
+
+# An empty answer is still a whole document.
+map E 16 anon
+tcmd track E
+run_pmscan -p "$T_PID" --written --json --range="$(range "$E" 16)"
+check "JSON, nothing matched: empty regions, totals 0" \
+	[ "$(jq -c '[.regions, .total_pages]' "$WORK/out")" = '[[],0]' ]
+
+# On a terminal: an aligned table (columns padded to fixed widths).
+if command -v script >/dev/null; then
+	script -qec "$PMSCAN -p $T_PID --written --range=$RA" /dev/null </dev/null | tr -d '\r' >"$WORK/tty"
+	hdr=$(head -n 1 "$WORK/tty")
+	row=$(sed -n 2p "$WORK/tty")
+	check "terminal: header aligned" matches "$hdr" '^START {10}END {16}PAGES {3}SIZE CATEGORIES'
+	check "terminal: rows padded to the header's columns" \
+		[ "${row:0:15}|${row:30:9}" = "$(printf '%-14s |        2' "$a_hex")" ]
+else
+	skip "terminal: aligned table" "script(1) is not installed"
+fi
+done_testing
