@@ -70,9 +70,15 @@ static long process_uid(pid_t pid)
 static int open_failed(pid_t pid, int e)
 {
 	switch (e) {
-	case ESRCH:
-		warnx("no such process: %d", (int)pid);
+	case ESRCH: {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (access(path, F_OK) == 0)
+			warnx("process %d has exited (a zombie): it has no memory to scan", (int)pid);
+		else
+			warnx("no such process: %d", (int)pid);
 		break;
+	}
 	case EACCES:
 	case EPERM: {
 		long uid = process_uid(pid);

@@ -1,1 +1,138 @@
-echo 1..0
+#!/bin/bash
+# Every error path with its exit code and its one-line message; the
+# untracked-mapping warning and --check-wpasync; permissions as an
+# ordinary user; targets that are gone, zombies, or exit mid-scan.
+. "$TESTS_SRCDIR/cli/lib.sh"
+
+target_start
+map A 2000 anon
+tcmd track A
+tcmd write A 0 2 1000
+RA=$(range "$A" 2000)
+
+# Usage errors: exit 2, the bad value named.
+expect_exit 2 "invalid pid" "invalid pid 'abc'" -p abc
+expect_exit 2 "pid 0" "invalid pid '0'" -p 0
+expect_exit 2 "no pid" "no process given" --written
+expect_exit 2 "unknown category" "unknown category 'writen'" -p "$T_PID" --require=writen
+expect_exit 2 "unknown category in a list" "unknown category 'bogus'" -p "$T_PID" --anyof=present,bogus
+expect_exit 2 "empty category list item" "empty category" -p "$T_PID" --require=present,
+expect_exit 2 "numeric mask with an unknown bit" "unknown category '0x10000'" -p "$T_PID" --require=0x10000
+expect_exit 2 "required and excluded" "category 'file' is both wanted and excluded" \
+	-p "$T_PID" --require=file --exclude=file
+expect_exit 2 "any-of and excluded" "category 'present' is both wanted and excluded" \
+	-p "$T_PID" --anyof=present,written --exclude=present
+expect_exit 2 "--wp with written excluded" "'written' cannot be excluded" -p "$T_PID" --wp --exclude=written
+expect_exit 2 "invalid range" "invalid range 'zzz'" -p "$T_PID" --range=zzz
+expect_exit 2 "empty range" "invalid range '0x2000-0x1000'" -p "$T_PID" --range=0x2000-0x1000
+expect_exit 2 "range with a bad length" "invalid range '0x1000\+12Q'" -p "$T_PID" --range=0x1000+12Q
+expect_exit 2 "--max-pages=0" "invalid page count '0'" -p "$T_PID" --max-pages=0
+expect_exit 2 "--max-pages=x" "invalid page count 'x'" -p "$T_PID" --max-pages=x
+expect_exit 2 "--addresses with --json" "exclude each other" -p "$T_PID" --addresses --json
+expect_exit 2 "--addresses with --summary" "exclude each other" -p "$T_PID" --addresses --summary
+expect_exit 2 "stray argument" "unexpected argument 'foo'" -p "$T_PID" foo
+expect_exit 2 "unknown option" "unrecognized option" -p "$T_PID" --frobnicate
+
+# --help and --version go to stdout and succeed.
+run_pmscan --help
+check "--help: exit 0, exit codes listed" [ "$RC" -eq 0 -a "$(grep -c '^  [0-3]  ' "$WORK/out")" = 4 ]
+run_pmscan --version
+check "--version: exit 0" [ "$RC" -eq 0 -a -s "$WORK/out" ]
+
+# Processes that are not there.
+sh -c 'exit 0' &
+gone=$!
+wait $gone
+expect_exit 1 "no such process" "no such process: $gone" -p $gone --written
+zpid=$(bash -c 'sh -c "exit 0" & echo $!; exec sleep 60' | head -n 1)
+sleep 0.3
+if grep -q '^State:.*Z' "/proc/$zpid/status" 2>/dev/null; then
+	expect_exit 1 "a zombie" "process $zpid has exited" -p "$zpid" --written
+else
+	skip "a zombie" "could not make a zombie process"
+fi
+pkill -P 1 -f 'sleep 60' 2>/dev/null
+
+# Write errors on stdout.
+"$PMSCAN" -p "$T_PID" --written --range="$RA" >/dev/full 2>"$WORK/err"
+RC=$?
+check "stdout is /dev/full: exit 1" [ "$RC" -eq 1 ]
+check "stdout is /dev/full: 'write error' said" grep -q "write error" "$WORK/err"
+
+# Untracked memory: the warning, and what --check-wpasync and --wp do.
+map U 300 anon
+tcmd write U 0 1 300
+RU=$(range "$U" 300)
+run_pmscan -p "$T_PID" --written --addresses --range="$RU"
+check "untracked --written: exit 0" [ "$RC" -eq 0 ]
+check "untracked --written: every present page reads as written" [ "$(wc -l <"$WORK/out")" = 300 ]
+check "untracked --written: a one-line warning naming the cause" \
+	[ "$(grep -c 'not tracked for writes, so every present or swapped page in them reads as written' "$WORK/err")" = 1 ]
+run_pmscan -p "$T_PID" --written --range="$RA"
+check "tracked only: no warning" [ "$RC" -eq 0 -a ! -s "$WORK/err" ]
+run_pmscan -p "$T_PID" --present --range="$RU"
+check "no written in the selection: no warning" [ "$RC" -eq 0 -a ! -s "$WORK/err" ]
+run_pmscan -p "$T_PID" --written --wp --addresses --range="$RU"
+check "untracked --wp: nothing reported" succeeded_empty
+check "untracked --wp: warned that they were skipped" grep -q "were skipped" "$WORK/err"
+
+expect_exit 1 "--check-wpasync over untracked memory" "mapping 0x[0-9a-f]+-0x[0-9a-f]+ .* is not tracked for writes" \
+	-p "$T_PID" --written --wp --check-wpasync
+pages_of "$A" 0 2 1000 >"$WORK/expect"
+run_pmscan -p "$T_PID" --written --addresses --range="$RA"
+check "--check-wpasync refused before resetting anything" same "$WORK/out" "$WORK/expect"
+run_pmscan -p "$T_PID" --written --check-wpasync --addresses --range="$RA"
+check "--check-wpasync over tracked memory succeeds" same "$WORK/out" "$WORK/expect"
+
+# A target that exits in the middle of a scan: pmscan blocks writing to a
+# pipe while the reader kills the target, then resumes.
+map B 60000 anon
+tcmd track B
+tcmd write B 0 2 30000
+victim=$T_PID
+for fmt in text json; do
+	opt=
+	[ $fmt = json ] && opt=--json
+	if [ $fmt = json ]; then
+		target_start
+		map B 60000 anon
+		tcmd track B
+		tcmd write B 0 2 30000
+		victim=$T_PID
+	fi
+	"$PMSCAN" -p "$victim" --written $opt 2>"$WORK/err" |
+		{ head -c 1000 >/dev/null; kill -9 "$victim"; sleep 0.2; cat >"$WORK/out"; }
+	RC=${PIPESTATUS[0]}
+	check "target killed mid-scan ($fmt): exit 1" [ "$RC" -eq 1 ]
+	check "target killed mid-scan ($fmt): says so" grep -q "process $victim exited during the scan" "$WORK/err"
+done
+check "target killed mid-scan (json): the document carries the error" \
+	[ "$( (printf '{"regions":['; cat "$WORK/out") | tail -c 200 | grep -c '"error":"process')" = 1 ]
+target_stop
+
+# As an ordinary user: its own process works; root's is refused, naming
+# the privilege.
+if ! command -v setpriv >/dev/null; then
+	skip "unprivileged scans" "setpriv is not installed"
+elif [ "$(id -u)" -ne 0 ]; then
+	skip "unprivileged scans" "the tests are not running as root, so cannot switch to another user"
+else
+	NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	chmod 755 "$WORK"
+	target_start
+	root_target=$T_PID
+	$NOBODY "$PMSCAN" -p "$root_target" --written >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	check "user scanning root's process: exit 1" [ "$RC" -eq 1 ]
+	check "user scanning root's process: names CAP_SYS_PTRACE" grep -q "CAP_SYS_PTRACE" "$WORK/err"
+	target_start $NOBODY "$HELPERS/target"
+	map A 500 anon
+	tcmd track A
+	tcmd write A 0 5 100
+	pages_of "$A" 0 5 100 >"$WORK/expect"
+	$NOBODY "$PMSCAN" -p "$T_PID" --written --wp --addresses --range="$(range "$A" 500)" >"$WORK/out" 2>"$WORK/err"
+	check "user scanning its own tracked process: exact pages" same "$WORK/out" "$WORK/expect"
+	$NOBODY "$PMSCAN" -p "$T_PID" --written --addresses --range="$(range "$A" 500)" >"$WORK/out" 2>"$WORK/err"
+	check "user's --wp reset its own process" [ ! -s "$WORK/out" ]
+fi
+done_testing

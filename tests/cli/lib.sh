@@ -136,8 +136,11 @@ expect_exit() {
 	if [ "$RC" -ne "$code" ]; then
 		diag "exit $RC, wanted $code; stderr: $(head -c 300 "$WORK/err")"
 		ok 1 "$desc"
-	elif ! grep -qE -- "$pat" "$WORK/err"; then
-		diag "stderr does not match '$pat': $(head -c 300 "$WORK/err")"
+	elif ! head -n 1 "$WORK/err" | grep -qE -- "$pat"; then
+		diag "stderr does not start with a line matching '$pat': $(head -c 300 "$WORK/err")"
+		ok 1 "$desc"
+	elif [ "$code" -ne 2 ] && [ "$(wc -l <"$WORK/err")" -ne 1 ]; then
+		diag "more than one line on stderr: $(head -c 300 "$WORK/err")"
 		ok 1 "$desc"
 	else
 		ok 0 "$desc"
