@@ -1,0 +1,66 @@
+#!/bin/bash
+# Times pmscan against a bare PAGEMAP_SCAN loop and a /proc/PID/pagemap
+# reader answering the same question on the same 4 GiB target, alternating
+# runs, and prints median times, ratios and pmscan's peak RSS.
+#   bench/run.sh [BUILD_DIR]     (make bench runs it)
+set -euo pipefail
+B=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+RUNS=${RUNS:-9}
+PMSCAN=$B/src/cli/pmscan
+BS=$B/bench/bench-scan
+make -s -C "$B" tests/helpers/target bench/bench-scan
+[ -x "$PMSCAN" ] || { echo "build pmscan first" >&2; exit 1; }
+
+work=$(mktemp -d)
+mkfifo "$work/in" "$work/out"
+"$B/tests/helpers/target" <"$work/in" >"$work/out" &
+tpid=$!
+trap 'kill $tpid 2>/dev/null; rm -rf "$work"' EXIT
+exec 3>"$work/in" 4<"$work/out"
+say() { echo "$*" >&3; read -r reply <&4; case $reply in ok*) ;; *) echo "target: $*: $reply" >&2; exit 1 ;; esac; }
+
+PAGES=$((4 << 18))     # 4 GiB of 4 KiB pages
+PS=$(getconf PAGESIZE)
+say map big $PAGES anon
+base=${reply#ok }
+end=$(printf '0x%x' $((base + PAGES * PS)))
+say fill big
+say track big
+range="$base-$end"
+
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# bench NAME: alternate the commands, RUNS times each; report medians.
+bench() {
+	local name=$1
+	: >"$work/pm" ; : >"$work/pmj"; : >"$work/bare"; : >"$work/pagemap"; : >"$work/rss"; : >"$work/rssj"
+	for ((i = 0; i < RUNS; i++)); do
+		"$BS" time "$PMSCAN" -p $tpid --written --range="$range" >"$work/t"
+		read -r us kb rc <"$work/t"; echo "$us" >>"$work/pm"; echo "$kb" >>"$work/rss"
+		"$BS" time "$BS" bare $tpid "$base" "$end" | awk '{ print $1 }' >>"$work/bare"
+		"$BS" time "$PMSCAN" -p $tpid --written --json --range="$range" >"$work/t"
+		read -r us kb rc <"$work/t"; echo "$us" >>"$work/pmj"; echo "$kb" >>"$work/rssj"
+		"$BS" time "$BS" pagemap $tpid "$base" "$end" | awk '{ print $1 }' >>"$work/pagemap"
+	done
+	local pm pmj bare pg rss rssj regions
+	pm=$(median <"$work/pm"); pmj=$(median <"$work/pmj"); bare=$(median <"$work/bare")
+	pg=$(median <"$work/pagemap"); rss=$(sort -n "$work/rss" | tail -n 1); rssj=$(sort -n "$work/rssj" | tail -n 1)
+	regions=$("$BS" bare $tpid "$base" "$end" | wc -l)
+	printf '%s: %d regions over 4 GiB (median of %d alternating runs)\n' "$name" "$regions" "$RUNS"
+	printf '  bare PAGEMAP_SCAN loop   %8.2f ms\n' "$(div "$bare" 1000)"
+	printf '  pmscan (text)            %8.2f ms   %.2fx the bare loop, peak RSS %d KiB\n' \
+		"$(div "$pm" 1000)" "$(div "$pm" "$bare")" "$rss"
+	printf '  pmscan --json            %8.2f ms   %.2fx the bare loop, peak RSS %d KiB\n' \
+		"$(div "$pmj" 1000)" "$(div "$pmj" "$bare")" "$rssj"
+	printf '  pagemap reader           %8.2f ms   pmscan is %.2fx faster\n' \
+		"$(div "$pg" 1000)" "$(div "$pg" "$pm")"
+}
+
+say write big 0 16 65536
+bench "sparse (every 16th page written)"
+say write big 0 2 $((PAGES / 2))
+bench "sparse (every other page written)"
+say fill big
+bench "dense (every page written)"

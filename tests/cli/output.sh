@@ -48,8 +48,8 @@ check "summary JSON: parses" parses "$WORK/out"
 a_hex=$(printf '0x%x' $((A)))
 check "summary JSON: area A has 600 written pages and is tracked" \
 	[ "$(jq -c --arg a "$a_hex" '.mappings[] | select(.start == $a) | [.matched_pages, .categories.written, .tracked, .pages]' "$WORK/out")" = "[600,600,true,3000]" ]
-check "summary JSON: [heap] is untracked" \
-	[ "$(jq -c '[.mappings[] | select(.mapping == "[heap]") | .tracked] | unique' "$WORK/out")" = "[false]" ]
+check "summary JSON: [stack] is untracked" \
+	[ "$(jq -c '[.mappings[] | select(.mapping == "[stack]") | .tracked] | unique' "$WORK/out")" = "[false]" ]
 check "summary JSON: totals add up" \
 	[ "$(jq '[.mappings[].matched_pages] | add' "$WORK/out")" = "$(jq .total_pages "$WORK/out")" ]
 run_pmscan -p "$T_PID" --written --summary
