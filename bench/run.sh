@@ -10,6 +10,11 @@ PMSCAN=$B/src/cli/pmscan
 BS=$B/bench/bench-scan
 make -s -C "$B" tests/helpers/target bench/bench-scan
 [ -x "$PMSCAN" ] || { echo "build pmscan first" >&2; exit 1; }
+# Time the program itself, not libtool's wrapper script around it.
+if [ -x "$B/src/cli/.libs/pmscan" ]; then
+	PMSCAN=$B/src/cli/.libs/pmscan
+	export LD_LIBRARY_PATH=$B/src/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
 
 work=$(mktemp -d)
 mkfifo "$work/in" "$work/out"

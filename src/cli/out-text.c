@@ -16,6 +16,8 @@ struct text_state {
 	int cat_w;
 	uint64_t cached_mask;
 	char cats[160];
+	uint64_t size_pages;	/* regions often repeat a size: format it once */
+	char size[16];
 };
 
 static struct text_state tstate;
@@ -71,7 +73,7 @@ static int text_region(const struct pmscan_region *r, void *arg)
 	struct sink_ctx *c = arg;
 	struct text_state *s = c->priv;
 	uint64_t pages = (r->end - r->start) / c->page_size;
-	char num[24], size[16];
+	char num[24];
 	FILE *f = c->out;
 
 	if (c->tty) {
@@ -90,8 +92,11 @@ static int text_region(const struct pmscan_region *r, void *arg)
 		put_u64(f, pages);
 		putc_unlocked(' ', f);
 	}
-	format_size(pages * c->page_size, size, sizeof(size));
-	column(c, size, SIZE_W, true, false);
+	if (pages != s->size_pages) {
+		format_size(pages * c->page_size, s->size, sizeof(s->size));
+		s->size_pages = pages;
+	}
+	column(c, s->size, SIZE_W, true, false);
 	column(c, cat_string(s, r->categories), s->cat_w, false, false);
 	column(c, mapping_label(r->mapping), 0, false, true);
 	putc_unlocked('\n', f);
