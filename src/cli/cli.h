@@ -39,6 +39,7 @@ struct options {
 	bool check_wpasync;
 	bool noheadings;
 	bool list_categories;
+	bool arm, disarm, no_rearm;
 	enum out_mode mode;
 	bool json;
 };

@@ -16,6 +16,7 @@ enum {
 	OPT_REQUIRE = 256, OPT_ANYOF, OPT_EXCLUDE, OPT_RETURN,
 	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
 	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC, OPT_LIST_CATEGORIES,
+	OPT_ARM, OPT_DISARM, OPT_NO_REARM,
 };
 
 static const struct argp_option option_table[] = {
@@ -47,13 +48,22 @@ static const struct argp_option option_table[] = {
 	{ "check-wpasync", OPT_CHECK_WPASYNC, NULL, 0,
 	  "fail if a scanned mapping is not tracked for writes", 3 },
 
-	{ NULL, 0, NULL, 0, "Output:", 4 },
-	{ "json", 'j', NULL, 0, "one JSON document (regions, or with --summary the summary)", 4 },
-	{ "addresses", 'a', NULL, 0, "one page address per line", 4 },
-	{ "summary", 's', NULL, 0, "pages per category per mapping, no region list", 4 },
-	{ "noheadings", 'n', NULL, 0, "no header line and no totals line (text output)", 4 },
+	{ NULL, 0, NULL, 0, "Write tracking:", 4 },
+	{ "arm", OPT_ARM, NULL, 0,
+	  "start tracking writes in the process (with --range: in those ranges) and exit; "
+	  "tracking stays on", 4 },
+	{ "disarm", OPT_DISARM, NULL, 0,
+	  "stop tracking writes; the process is left as it was before --arm", 4 },
+	{ "no-rearm", OPT_NO_REARM, NULL, 0,
+	  "do not register mappings created since --arm before scanning", 4 },
+
+	{ NULL, 0, NULL, 0, "Output:", 5 },
+	{ "json", 'j', NULL, 0, "one JSON document (regions, or with --summary the summary)", 5 },
+	{ "addresses", 'a', NULL, 0, "one page address per line", 5 },
+	{ "summary", 's', NULL, 0, "pages per category per mapping, no region list", 5 },
+	{ "noheadings", 'n', NULL, 0, "no header line and no totals line (text output)", 5 },
 	{ "list-categories", OPT_LIST_CATEGORIES, NULL, 0,
-	  "list the page categories, whether the running kernel knows each, and exit", 4 },
+	  "list the page categories, whether the running kernel knows each, and exit", 5 },
 	{ NULL, 0, NULL, 0, NULL, 0 },
 };
 
@@ -65,8 +75,8 @@ static const char doc[] =
 	"guard accessed (those the running kernel knows).\n"
 	"\n"
 	"Written pages are meaningful only in mappings tracked with userfaultfd async "
-	"write-protect; in other mappings every present or swapped page reads as "
-	"written, and pmscan warns about it.\n"
+	"write-protect (--arm, or the process's own); in other mappings every present "
+	"or swapped page reads as written, and pmscan warns about it.\n"
 	"\n"
 	"Exit status:\n"
 	"  0  success\n"
@@ -75,7 +85,10 @@ static const char doc[] =
 	"  2  usage error\n"
 	"  3  the kernel lacks PAGEMAP_SCAN or a requested category\n"
 	"\n"
-	"Example: pmscan -p 1234 --written --wp";
+	"Examples:\n"
+	"  pmscan --arm -p 1234             start tracking writes in process 1234\n"
+	"  pmscan -p 1234 --written --wp    what it wrote since the last call, and reset\n"
+	"  pmscan --disarm -p 1234          stop tracking";
 
 struct parse_state {
 	struct options *o;
@@ -159,6 +172,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 's': set_mode(ps, MODE_SUMMARY); break;
 	case 'n': o->noheadings = true; break;
 	case OPT_LIST_CATEGORIES: o->list_categories = true; break;
+	case OPT_ARM: o->arm = true; break;
+	case OPT_DISARM: o->disarm = true; break;
+	case OPT_NO_REARM: o->no_rearm = true; break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -171,6 +187,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--addresses and --summary exclude each other");
 		if (o->json && o->mode == MODE_ADDRESSES)
 			argp_error(state, "--addresses and --json exclude each other");
+		if (o->arm && o->disarm)
+			argp_error(state, "--arm and --disarm exclude each other");
+		if ((o->arm || o->disarm) &&
+		    (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
+		     o->check_wpasync || ps->modes || o->json))
+			argp_error(state, "--%s takes only -p and --range", o->arm ? "arm" : "disarm");
+		if (o->disarm && o->nranges)
+			argp_error(state, "--disarm stops all tracking; it takes no --range");
 		if (o->wp)
 			o->require |= PMSCAN_WRITTEN;
 		break;

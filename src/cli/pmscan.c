@@ -67,8 +67,35 @@ static long process_uid(pid_t pid)
 	return uid;
 }
 
+/* Why ptrace-level access to pid was refused, for a message. */
+static void privilege_hint(pid_t pid, int e, char *buf, size_t len)
+{
+	long uid = process_uid(pid);
+	long scope = -1;
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld", &scope) != 1)
+			scope = -1;
+		fclose(f);
+	}
+	if (have_cap(CAP_SYS_PTRACE))
+		snprintf(buf, len, "%s, even with CAP_SYS_PTRACE (a security module may forbid it)",
+			 strerror(e));
+	else if (uid >= 0 && (uid_t)uid != geteuid())
+		snprintf(buf, len, "it belongs to uid %ld; another user's process needs CAP_SYS_PTRACE", uid);
+	else if (scope > 0)
+		snprintf(buf, len, "%s (kernel.yama.ptrace_scope is %ld: attaching needs CAP_SYS_PTRACE)",
+			 strerror(e), scope);
+	else
+		snprintf(buf, len, "%s (it is not dumpable, e.g. set-user-ID; that needs CAP_SYS_PTRACE)",
+			 strerror(e));
+}
+
 static int open_failed(pid_t pid, int e)
 {
+	char hint[256];
+
 	switch (e) {
 	case ESRCH: {
 		char path[64];
@@ -80,19 +107,10 @@ static int open_failed(pid_t pid, int e)
 		break;
 	}
 	case EACCES:
-	case EPERM: {
-		long uid = process_uid(pid);
-		if (have_cap(CAP_SYS_PTRACE))
-			warnx("cannot read the memory map of process %d: %s (refused even with "
-			      "CAP_SYS_PTRACE: a security module may forbid it)", (int)pid, strerror(e));
-		else if (uid >= 0 && (uid_t)uid != geteuid())
-			warnx("cannot read the memory map of process %d: it belongs to uid %ld; "
-			      "reading another user's process needs CAP_SYS_PTRACE", (int)pid, uid);
-		else
-			warnx("cannot read the memory map of process %d: %s (it is not dumpable, "
-			      "e.g. set-user-ID; reading it needs CAP_SYS_PTRACE)", (int)pid, strerror(e));
+	case EPERM:
+		privilege_hint(pid, e, hint, sizeof(hint));
+		warnx("cannot read the memory map of process %d: %s", (int)pid, hint);
 		break;
-	}
 	case EINVAL:
 		warnx("cannot open process %d: not a process id (a thread id?)", (int)pid);
 		break;
@@ -159,14 +177,103 @@ static void warn_untracked(const struct options *o, const struct pmscan_scan_sta
 		return;
 	if (o->wp)
 		warnx("warning: %llu of %llu scanned mappings are not tracked for writes and were "
-		      "skipped (neither reported nor reset); see TRACKING in pmscan(1)",
-		      (unsigned long long)st->untracked, (unsigned long long)st->mappings);
+		      "skipped (neither reported nor reset); track them with 'pmscan --arm -p %d'",
+		      (unsigned long long)st->untracked, (unsigned long long)st->mappings, (int)o->pid);
 	else
 		warnx("warning: %llu of %llu scanned mappings (%llu pages) are not tracked for "
 		      "writes, so every present or swapped page in them reads as written; "
-		      "see TRACKING in pmscan(1), or use --check-wpasync to refuse them",
+		      "track them with 'pmscan --arm -p %d' (see TRACKING in pmscan(1))",
 		      (unsigned long long)st->untracked, (unsigned long long)st->mappings,
-		      (unsigned long long)st->untracked_pages);
+		      (unsigned long long)st->untracked_pages, (int)o->pid);
+}
+
+static void print_skip(const struct pmscan_mapping *m, const char *why, void *arg)
+{
+	(void)arg;
+	warnx("not tracking 0x%llx-0x%llx %s: %s", (unsigned long long)m->start,
+	      (unsigned long long)m->end, mapping_label(m), why);
+}
+
+static int arm_failed(const struct options *o, struct pmscan_target *t, const char *what, int e)
+{
+	char hint[256];
+
+	if (e == EPERM || e == EACCES) {
+		privilege_hint(o->pid, e, hint, sizeof(hint));
+		warnx("cannot %s process %d: %s", what, (int)o->pid, hint);
+	} else if (e == ESRCH) {
+		warnx("process %d exited while being %sed", (int)o->pid, what);
+	} else if (pmscan_target_error(t)[0]) {
+		warnx("cannot %s process %d: %s: %s", what, (int)o->pid, pmscan_target_error(t),
+		      strerror(e));
+	} else {
+		warnx("cannot %s process %d: %s", what, (int)o->pid, strerror(e));
+	}
+	return EXIT_SCAN_FAILED;
+}
+
+static int arm(const struct options *o, struct pmscan_target *t)
+{
+	uint64_t (*ranges)[2] = NULL;
+	struct pmscan_arm_stats st;
+	char size[16];
+	int r;
+
+	if (o->nranges) {
+		ranges = calloc(o->nranges, sizeof(*ranges));
+		if (!ranges)
+			err(EXIT_SCAN_FAILED, "out of memory");
+		for (size_t i = 0; i < o->nranges; i++) {
+			ranges[i][0] = o->ranges[i].start;
+			ranges[i][1] = o->ranges[i].end;
+		}
+	}
+	r = pmscan_arm(t, (const uint64_t (*)[2])ranges, o->nranges, print_skip, NULL, &st);
+	free(ranges);
+	if (r < 0)
+		return arm_failed(o, t, "arm", errno);
+	if (r == 0) {
+		printf("process %d is already armed (userfaultfd fd %d): nothing done\n",
+		       (int)o->pid, st.fd);
+		return EXIT_OK;
+	}
+	format_size(st.bytes, size, sizeof(size));
+	printf("armed process %d: %llu mappings tracked (%s), %llu not tracked; userfaultfd fd %d\n",
+	       (int)o->pid, (unsigned long long)st.mappings, size,
+	       (unsigned long long)st.skipped, st.fd);
+	return EXIT_OK;
+}
+
+static int disarm(const struct options *o, struct pmscan_target *t)
+{
+	int r = pmscan_disarm(t);
+
+	if (r < 0)
+		return arm_failed(o, t, "disarm", errno);
+	if (r == 0)
+		printf("process %d is not armed: nothing done\n", (int)o->pid);
+	else
+		printf("disarmed process %d\n", (int)o->pid);
+	return EXIT_OK;
+}
+
+/* Register mappings an armed process created since it was armed. A failure
+   here only weakens the answer, so it is a warning. */
+static void rearm(const struct options *o, struct pmscan_target *t)
+{
+	uint64_t (*ranges)[2] = calloc(o->nranges ? o->nranges : 1, sizeof(*ranges));
+
+	if (!ranges)
+		return;
+	for (size_t i = 0; i < o->nranges; i++) {
+		ranges[i][0] = o->ranges[i].start;
+		ranges[i][1] = o->ranges[i].end;
+	}
+	if (pmscan_rearm(t, (const uint64_t (*)[2])ranges, o->nranges, NULL) < 0)
+		warnx("warning: cannot register the new mappings of process %d: %s%s%s",
+		      (int)o->pid, pmscan_target_error(t), pmscan_target_error(t)[0] ? ": " : "",
+		      strerror(errno));
+	free(ranges);
 }
 
 static const struct sink *pick_sink(const struct options *o)
@@ -262,7 +369,15 @@ int main(int argc, char **argv)
 		status = open_failed(o.pid, errno);
 		goto out;
 	}
-	status = scan(&o, t);
+	if (o.arm)
+		status = arm(&o, t);
+	else if (o.disarm)
+		status = disarm(&o, t);
+	else {
+		if (!o.no_rearm)
+			rearm(&o, t);
+		status = scan(&o, t);
+	}
 	pmscan_target_close(t);
 flush:
 	/* Output that never reached its destination is a failure. */

@@ -22,6 +22,7 @@ struct pmscan_target {
 	int pagemap_fd;
 	int maps_fd;
 	bool self;
+	char err[256];		/* what the last arm/disarm step that failed was */
 };
 
 /* maps.c: streaming reader of /proc/PID/maps */
@@ -49,6 +50,7 @@ int merger_add(struct merger *mg, const struct pmscan_region *r);
 int merger_flush(struct merger *mg);
 
 long page_size_cached(void);
+int mapping_tracked(struct pmscan_target *t, uint64_t start);
 int pagemap_ioctl(int fd, struct pm_scan_arg *arg);
 
 #endif

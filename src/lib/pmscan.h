@@ -221,6 +221,65 @@ void pmscan_scan_get_stats(const struct pmscan_scan *s, struct pmscan_scan_stats
    Valid until the next run or pmscan_scan_free. */
 const struct pmscan_mapping *pmscan_scan_failed_mapping(const struct pmscan_scan *s);
 
+/* ---- arming: write tracking in another process ---------------------- */
+
+/*
+ * A process is "armed" when it holds pmscan's tracker: a userfaultfd in
+ * async write-protect mode that its own thread created (pmscan injects that
+ * one syscall with ptrace) and with which its mappings are registered. The
+ * fd stays open in the process, so tracking outlives pmscan. Arming needs
+ * ptrace attach rights: the same user with ptrace allowed, or CAP_SYS_PTRACE.
+ * x86_64 only for now.
+ */
+
+/* Why a mapping was not tracked, for each one arming leaves out. */
+typedef void (*pmscan_skip_fn)(const struct pmscan_mapping *m, const char *why, void *arg);
+
+struct pmscan_arm_stats {
+	uint64_t mappings;	/* mappings registered by this call */
+	uint64_t bytes;		/* their size */
+	uint64_t skipped;	/* mappings that cannot be tracked */
+	int fd;			/* the tracker's fd number in the process */
+};
+
+/* The fd number of the tracker in the process, or -1 with errno ENOENT
+   (not armed) or another errno. */
+int pmscan_tracker_fd(const struct pmscan_target *t);
+
+/*
+ * Arm the process: create the tracker in it, register every mapping that
+ * can be tracked (only those meeting ranges[i] = {start, end} when nranges
+ * > 0) and write-protect them, so that right after, nothing reads as
+ * written. Mappings that cannot be tracked are passed to on_skip (may be
+ * NULL). Returns 1 when armed now, 0 when it already was (nothing done), -1
+ * with errno on error, leaving the process as it was: EBUSY already traced
+ * (a debugger); EPERM or EACCES ptrace not allowed; ESRCH the process
+ * exited; ENOTSUP the kernel lacks async write-protect; ENOEXEC not a
+ * native 64-bit process. pmscan_target_error() then says which step failed.
+ * st (may be NULL) receives counts.
+ */
+int pmscan_arm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
+	       pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st);
+
+/*
+ * Register the mappings of an armed process that are not tracked yet
+ * (mappings it created since it was armed), without write-protecting them:
+ * their pages read as written until the next reset. Only mappings meeting
+ * the ranges when nranges > 0. Returns 1 done, 0 not armed, -1 on error.
+ */
+int pmscan_rearm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
+		 struct pmscan_arm_stats *st);
+
+/*
+ * Disarm: unregister every mapping and close the tracker in the process (a
+ * second injected syscall). Returns 1 done, 0 not armed, -1 on error.
+ */
+int pmscan_disarm(struct pmscan_target *t);
+
+/* A description of the step the last failed arm, rearm or disarm was at
+   ("" when none). Valid until the next call on t. */
+const char *pmscan_target_error(const struct pmscan_target *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -216,25 +216,30 @@ static void normalize_ranges(struct pmscan_scan *s)
 
 /* ---- running ---------------------------------------------------------- */
 
-/* Is this mapping registered for async write-protect? The kernel answers
-   EPERM to CHECK_WPASYNC for one that is not. */
-static int probe_tracked(struct pmscan_scan *s, const struct pmscan_mapping *m)
+/* Is the mapping at start registered for async write-protect? The kernel
+   answers EPERM to CHECK_WPASYNC for one that is not. 1, 0 or -errno. */
+int mapping_tracked(struct pmscan_target *t, uint64_t start)
 {
 	struct page_region one;
 	struct pm_scan_arg a = {
 		.size = sizeof(a),
 		.flags = PM_SCAN_CHECK_WPASYNC,
-		.start = m->start,
-		.end = m->start + (uint64_t)page_size_cached(),
+		.start = start,
+		.end = start + (uint64_t)page_size_cached(),
 		.vec = (uintptr_t)&one,
 		.vec_len = 1,
 		.return_mask = PAGE_IS_WPALLOWED,
 	};
 
-	s->st.ioctls++;
-	if (pagemap_ioctl(s->t->pagemap_fd, &a) >= 0)
+	if (pagemap_ioctl(t->pagemap_fd, &a) >= 0)
 		return 1;
 	return errno == EPERM ? 0 : -errno;
+}
+
+static int probe_tracked(struct pmscan_scan *s, const struct pmscan_mapping *m)
+{
+	s->st.ioctls++;
+	return mapping_tracked(s->t, m->start);
 }
 
 static bool skip_mapping(const struct pmscan_mapping *m)
