@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libjson-c-dev libcap-dev
-	libcmocka-dev jq groff-base zsh util-linux bsdextrautils procps"
+	libcmocka-dev jq groff-base zsh util-linux bsdextrautils procps strace"
 
 missing=
 for p in $PACKAGES; do

@@ -171,10 +171,20 @@ static int scan_failed(const struct options *o, struct pmscan_scan *s, int e,
 	return e == ENOTSUP ? EXIT_KERNEL : EXIT_SCAN_FAILED;
 }
 
-static void warn_untracked(const struct options *o, const struct pmscan_scan_stats *st)
+static void warn_untracked(const struct options *o, const struct pmscan_scan_stats *st, bool armed)
 {
 	if (!st->untracked || !((o->require | o->anyof | o->exclude) & PMSCAN_WRITTEN))
 		return;
+	if (armed) {
+		/* What arming could not track, it listed; --wp skips it quietly. */
+		if (!o->wp)
+			warnx("warning: %llu of %llu scanned mappings (%llu pages) cannot be tracked "
+			      "(kernel-provided, never writable, or too large; see 'pmscan --arm'), so "
+			      "every present or swapped page in them reads as written",
+			      (unsigned long long)st->untracked, (unsigned long long)st->mappings,
+			      (unsigned long long)st->untracked_pages);
+		return;
+	}
 	if (o->wp)
 		warnx("warning: %llu of %llu scanned mappings are not tracked for writes and were "
 		      "skipped (neither reported nor reset); track them with 'pmscan --arm -p %d'",
@@ -344,7 +354,7 @@ static int scan(const struct options *o, struct pmscan_target *t)
 		warnx("%s", msg);
 	} else {
 		sk->end(&c, &st, NULL);
-		warn_untracked(o, &st);
+		warn_untracked(o, &st, pmscan_tracker_fd(t) >= 0);
 	}
 	pmscan_scan_free(s);
 	return status;

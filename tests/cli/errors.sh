@@ -45,10 +45,10 @@ gone=$!
 wait $gone
 expect_exit 1 "no such process" "no such process: $gone" -p $gone --written
 # A zombie: a child whose parent (exec'd into sleep) never reaps it.
-bash -c 'sh -c "exit 0" & echo $! $$; exec sleep 60' >"$WORK/zombie" &
+bash -c 'sleep 0.5 & echo $! $$; exec sleep 60' >"$WORK/zombie" &
 zombie_parent=$!
 for ((i = 0; i < 50; i++)); do
-	read -r zpid _ <"$WORK/zombie" 2>/dev/null && grep -q '^State:.*Z' "/proc/$zpid/status" 2>/dev/null && break
+	read -r zpid _ 2>/dev/null <"$WORK/zombie" && grep -q '^State:.*Z' "/proc/$zpid/status" 2>/dev/null && break
 	sleep 0.1
 done
 if grep -q '^State:.*Z' "/proc/${zpid:-0}/status" 2>/dev/null; then

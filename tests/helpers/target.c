@@ -12,6 +12,11 @@
  *   fill NAME               write every page
  *   dontneed NAME FIRST COUNT       MADV_DONTNEED those pages
  *   unmap NAME
+ *   threads NAME N          N threads loop over NAME, each writing its slice and
+ *                           reading it back; a mismatch is counted as corruption
+ *   stopthreads             -> ok CORRUPTIONS ROUNDS
+ *   sum NAME                -> ok CHECKSUM of every byte of NAME
+ *   manymaps N              N one-page mappings that cannot merge
  *   pid                     -> ok PID
  *   sleep SECONDS           sleep, then answer
  *   exit CODE
@@ -30,6 +35,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -143,6 +150,62 @@ static int track(struct area *a)
 	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
+/* ---- threads that write and verify their own memory ------------------ */
+
+struct worker {
+	pthread_t th;
+	unsigned char *base;
+	size_t pages;
+	unsigned seed;
+};
+
+static struct worker workers[16];
+static int nworkers;
+static atomic_bool stop_workers;
+static atomic_ulong corruptions, rounds;
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char v = (unsigned char)w->seed;
+
+	while (!atomic_load(&stop_workers)) {
+		v++;
+		for (size_t p = 0; p < w->pages; p++)
+			memset(w->base + p * (size_t)page_size, v ^ (unsigned char)p, 64);
+		for (size_t p = 0; p < w->pages; p++)
+			for (size_t i = 0; i < 64; i++)
+				if (w->base[p * (size_t)page_size + i] != (unsigned char)(v ^ (unsigned char)p))
+					atomic_fetch_add(&corruptions, 1);
+		atomic_fetch_add(&rounds, 1);
+	}
+	return NULL;
+}
+
+static int start_workers(struct area *a, int n)
+{
+	if (n < 1 || n > 16 || nworkers)
+		return -1;
+	atomic_store(&stop_workers, false);
+	for (int i = 0; i < n; i++) {
+		workers[i].base = (unsigned char *)a->addr + (size_t)i * (a->pages / (size_t)n) * (size_t)page_size;
+		workers[i].pages = a->pages / (size_t)n;
+		workers[i].seed = (unsigned)i * 40;
+		if (pthread_create(&workers[i].th, NULL, work, &workers[i]))
+			return -1;
+		nworkers++;
+	}
+	return 0;
+}
+
+static void stop_all_workers(void)
+{
+	atomic_store(&stop_workers, true);
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(workers[i].th, NULL);
+	nworkers = 0;
+}
+
 static void command(char *line)
 {
 	char cmd[32] = "", name[32] = "", kind[4096] = "";
@@ -167,6 +230,16 @@ static void command(char *line)
 			FAIL("ok %p", p);
 		}
 		reply("err too many areas");
+	} else if (!strcmp(cmd, "stopthreads")) {
+		stop_all_workers();
+		reply("ok %lu %lu", atomic_load(&corruptions), atomic_load(&rounds));
+	} else if (!strcmp(cmd, "manymaps")) {
+		unsigned long count = strtoul(name, NULL, 10);
+		for (unsigned long i = 0; i < count; i++)
+			if (mmap(NULL, (size_t)page_size, (i & 1) ? PROT_READ : PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+				FAIL("err mmap: %s", strerror(errno));
+		reply("ok %lu", count);
 	} else if (!a && strcmp(cmd, "exit") && strcmp(cmd, "sleep")) {
 		reply("err no area '%s'", name);
 	} else if (!strcmp(cmd, "track")) {
@@ -186,6 +259,15 @@ static void command(char *line)
 				(void)*c;
 		}
 		reply("ok %lu", count);
+	} else if (!strcmp(cmd, "threads")) {
+		if (start_workers(a, (int)a1) < 0)
+			FAIL("err cannot start threads");
+		reply("ok");
+	} else if (!strcmp(cmd, "sum")) {
+		uint64_t h = 1469598103934665603ULL;
+		for (size_t i = 0; i < a->pages * (size_t)page_size; i++)
+			h = (h ^ (unsigned char)a->addr[i]) * 1099511628211ULL;
+		reply("ok %016llx", (unsigned long long)h);
 	} else if (!strcmp(cmd, "fill")) {
 		for (size_t p = 0; p < a->pages; p++)
 			a->addr[p * (size_t)page_size] = 1;
