@@ -91,6 +91,8 @@ uint64_t pmscan_kernel_categories(void);
 
 /* A process whose memory is scanned. */
 struct pmscan_target;
+/* A write-watch handle (see the write-watch API below). */
+struct pmscan_ww;
 
 /*
  * Open process pid for scanning (pid 0 means the calling process). Takes a
@@ -279,6 +281,64 @@ int pmscan_disarm(struct pmscan_target *t);
 /* A description of the step the last failed arm, rearm or disarm was at
    ("" when none). Valid until the next call on t. */
 const char *pmscan_target_error(const struct pmscan_target *t);
+
+/* ---- the write-watch API: GetWriteWatch/ResetWriteWatch, in-process -- */
+
+/*
+ * Which pages of the calling process's own memory were written, with the
+ * semantics of Win32's GetWriteWatch and ResetWriteWatch. A handle owns a
+ * userfaultfd in async write-protect mode (no thread reads it: the kernel
+ * resolves every write fault itself). Addresses and sizes are rounded out
+ * to whole pages. Writes made by the kernel into watched memory (read(2)
+ * into a buffer) count as writes; changing the protection (mprotect) does
+ * not change what is watched or written; MADV_DONTNEED counts as a write.
+ * Watching sets MADV_NOHUGEPAGE on the range; a transparent huge page
+ * already there is split at its first write, so a write reports the one
+ * 4 KiB page written, not 2 MiB.
+ * Handles are independent; use one handle from one thread at a time.
+ */
+
+/* Flag for pmscan_ww_get: reset the returned pages in the same call. */
+#define PMSCAN_WW_RESET 1u
+
+/* A new handle, or NULL with errno (ENOTSUP where the kernel cannot: no
+   userfaultfd async write-protect or PAGEMAP_SCAN, Linux < 6.7). */
+struct pmscan_ww *pmscan_ww_open(void);
+
+/* Close a handle: everything it watched stops being watched. NULL is
+   accepted. */
+void pmscan_ww_close(struct pmscan_ww *ww);
+
+/*
+ * Start watching [addr, addr+len), which must be mapped. It starts clean:
+ * nothing in it reads as written until written. Watching a watched range
+ * again resets it. Errors: EINVAL len 0 or the range not wholly mapped,
+ * EBUSY part of it is watched by another handle (or another userfaultfd of
+ * the process).
+ */
+int pmscan_ww_watch(struct pmscan_ww *ww, void *addr, size_t len);
+
+/* Stop watching [addr, addr+len), which must lie wholly inside watched
+   memory (EINVAL otherwise). */
+int pmscan_ww_unwatch(struct pmscan_ww *ww, void *addr, size_t len);
+
+/*
+ * The pages in [base, base+size) written since the watch began or since
+ * their last reset: their addresses, ascending, at most *count of them, in
+ * addresses[]; *count becomes the number returned, *granularity the page
+ * size. With PMSCAN_WW_RESET, exactly the returned pages are reset, in the
+ * same kernel operation as the read: with a short buffer the pages not
+ * returned stay written, and a write racing with the call is reported by
+ * this call or a later one, never lost. Errors (nothing changes): EFAULT
+ * addresses, count or granularity NULL; EINVAL *count 0, unknown flags,
+ * size 0, or the range not wholly inside watched memory.
+ */
+int pmscan_ww_get(struct pmscan_ww *ww, unsigned flags, void *base, size_t size,
+		  void **addresses, size_t *count, size_t *granularity);
+
+/* Reset the written pages of [base, base+size) (ResetWriteWatch). Errors:
+   EINVAL size 0 or the range not wholly inside watched memory. */
+int pmscan_ww_reset(struct pmscan_ww *ww, void *base, size_t size);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,291 @@
+/*
+ * The write-watch API: Win32 GetWriteWatch/ResetWriteWatch semantics over
+ * the calling process's own memory, for ports, garbage collectors and
+ * checkpointers. A handle owns a userfaultfd in async write-protect mode;
+ * get reads PAGEMAP_SCAN's written pages and, with PMSCAN_WW_RESET,
+ * write-protects exactly those in the same call.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define WW_VEC 512
+
+struct ww_range {
+	uint64_t start, end;
+};
+
+struct pmscan_ww {
+	int uffd;
+	int pagemap_fd;
+	struct ww_range *ranges;	/* sorted, disjoint, not adjacent */
+	size_t n, cap;
+};
+
+static int set_errno(int e)
+{
+	errno = e;
+	return -1;
+}
+
+PMSCAN_EXPORT struct pmscan_ww *pmscan_ww_open(void)
+{
+	struct pmscan_ww *ww = calloc(1, sizeof(*ww));
+	int e;
+
+	if (!ww)
+		return NULL;
+	ww->uffd = ww->pagemap_fd = -1;
+	ww->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (ww->uffd < 0) {
+		e = errno == ENOSYS ? ENOTSUP : errno;
+		goto fail;
+	}
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED |
+			    UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	};
+	if (ioctl(ww->uffd, UFFDIO_API, &api) < 0) {
+		e = errno == EINVAL ? ENOTSUP : errno;
+		goto fail;
+	}
+	if (!(pmscan_kernel_categories() & PMSCAN_WRITTEN)) {
+		e = ENOTSUP;
+		goto fail;
+	}
+	ww->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (ww->pagemap_fd < 0) {
+		e = errno;
+		goto fail;
+	}
+	return ww;
+fail:
+	pmscan_ww_close(ww);
+	errno = e;
+	return NULL;
+}
+
+PMSCAN_EXPORT void pmscan_ww_close(struct pmscan_ww *ww)
+{
+	if (!ww)
+		return;
+	/* Closing the uffd unregisters every watched range. */
+	if (ww->uffd >= 0)
+		close(ww->uffd);
+	if (ww->pagemap_fd >= 0)
+		close(ww->pagemap_fd);
+	free(ww->ranges);
+	free(ww);
+}
+
+/* [start, end) from addr and len: page-rounded outward, or EINVAL. */
+static int span(const void *addr, size_t len, uint64_t *start, uint64_t *end)
+{
+	uint64_t ps = (uint64_t)page_size_cached();
+	uint64_t a = (uint64_t)(uintptr_t)addr;
+
+	if (len == 0 || a + len < a || a + len > UINT64_MAX - ps)
+		return set_errno(EINVAL);
+	*start = a & ~(ps - 1);
+	*end = (a + len + ps - 1) & ~(ps - 1);
+	return 0;
+}
+
+static bool covered(const struct pmscan_ww *ww, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < ww->n; i++)
+		if (ww->ranges[i].start <= start && end <= ww->ranges[i].end)
+			return true;
+	return false;
+}
+
+static int add_range(struct pmscan_ww *ww, uint64_t start, uint64_t end)
+{
+	size_t i, j;
+
+	if (ww->n == ww->cap) {
+		size_t cap = ww->cap ? ww->cap * 2 : 8;
+		struct ww_range *r = realloc(ww->ranges, cap * sizeof(*r));
+		if (!r)
+			return -1;
+		ww->ranges = r;
+		ww->cap = cap;
+	}
+	/* Insert in order, then absorb every range it touches. */
+	for (i = 0; i < ww->n && ww->ranges[i].end < start; i++)
+		;
+	for (j = i; j < ww->n && ww->ranges[j].start <= end; j++) {
+		if (ww->ranges[j].start < start)
+			start = ww->ranges[j].start;
+		if (ww->ranges[j].end > end)
+			end = ww->ranges[j].end;
+	}
+	memmove(ww->ranges + i + 1, ww->ranges + j, (ww->n - j) * sizeof(*ww->ranges));
+	ww->ranges[i] = (struct ww_range){ start, end };
+	ww->n = ww->n - (j - i) + 1;
+	return 0;
+}
+
+/* Cut [start, end), wholly inside one range, out of the set. */
+static int remove_range(struct pmscan_ww *ww, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < ww->n; i++) {
+		struct ww_range *r = &ww->ranges[i];
+		if (!(r->start <= start && end <= r->end))
+			continue;
+		if (r->start < start && end < r->end) {
+			uint64_t tail = r->end;
+			r->end = start;
+			return add_range(ww, end, tail);
+		}
+		if (r->start < start)
+			r->end = start;
+		else if (end < r->end)
+			r->start = end;
+		else {
+			memmove(r, r + 1, (ww->n - i - 1) * sizeof(*r));
+			ww->n--;
+		}
+		return 0;
+	}
+	return set_errno(EINVAL);
+}
+
+/* Write-protect the written pages of [start, end): a reset. */
+static int reset_span(struct pmscan_ww *ww, uint64_t start, uint64_t end)
+{
+	struct pm_scan_arg a = {
+		.size = sizeof(a), .flags = PM_SCAN_WP_MATCHING, .start = start, .end = end,
+		.category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN,
+	};
+
+	return pagemap_ioctl(ww->pagemap_fd, &a) < 0 ? -1 : 0;
+}
+
+/*
+ * Transparent huge pages: a huge page already there is split by the kernel
+ * at the first write after it is protected, leaving only the written 4 KiB
+ * page unprotected. Keep khugepaged from collapsing pages later.
+ */
+static void no_huge_pages(uint64_t start, uint64_t end)
+{
+	madvise((void *)(uintptr_t)start, end - start, MADV_NOHUGEPAGE);
+}
+
+PMSCAN_EXPORT int pmscan_ww_watch(struct pmscan_ww *ww, void *addr, size_t len)
+{
+	uint64_t start, end;
+
+	if (!ww)
+		return set_errno(EINVAL);
+	if (span(addr, len, &start, &end) < 0)
+		return -1;
+	no_huge_pages(start, end);
+	struct uffdio_register reg = {
+		.range = { start, end - start },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	if (ioctl(ww->uffd, UFFDIO_REGISTER, &reg) < 0)
+		return -1;
+	/* Start clean: protect every page, populated or not. */
+	struct uffdio_writeprotect wp = {
+		.range = reg.range,
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	if (ioctl(ww->uffd, UFFDIO_WRITEPROTECT, &wp) < 0 || add_range(ww, start, end) < 0) {
+		int e = errno;
+		ioctl(ww->uffd, UFFDIO_UNREGISTER, &reg.range);
+		return set_errno(e);
+	}
+	return 0;
+}
+
+PMSCAN_EXPORT int pmscan_ww_unwatch(struct pmscan_ww *ww, void *addr, size_t len)
+{
+	uint64_t start, end;
+
+	if (!ww)
+		return set_errno(EINVAL);
+	if (span(addr, len, &start, &end) < 0)
+		return -1;
+	if (!covered(ww, start, end))
+		return set_errno(EINVAL);
+	struct uffdio_range range = { start, end - start };
+	if (ioctl(ww->uffd, UFFDIO_UNREGISTER, &range) < 0)
+		return -1;
+	return remove_range(ww, start, end);
+}
+
+PMSCAN_EXPORT int pmscan_ww_reset(struct pmscan_ww *ww, void *base, size_t size)
+{
+	uint64_t start, end;
+
+	if (!ww)
+		return set_errno(EINVAL);
+	if (span(base, size, &start, &end) < 0)
+		return -1;
+	if (!covered(ww, start, end))
+		return set_errno(EINVAL);
+	return reset_span(ww, start, end);
+}
+
+PMSCAN_EXPORT int pmscan_ww_get(struct pmscan_ww *ww, unsigned flags, void *base, size_t size,
+				void **addresses, size_t *count, size_t *granularity)
+{
+	struct page_region vec[WW_VEC];
+	uint64_t start, end, ps = (uint64_t)page_size_cached();
+	size_t max, got = 0;
+
+	if (!addresses || !count || !granularity)
+		return set_errno(EFAULT);
+	if (!ww || *count == 0 || (flags & ~PMSCAN_WW_RESET))
+		return set_errno(EINVAL);
+	if (span(base, size, &start, &end) < 0)
+		return -1;
+	if (!covered(ww, start, end))
+		return set_errno(EINVAL);
+	max = *count;
+
+	uint64_t pos = start;
+	while (pos < end && got < max) {
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.flags = (flags & PMSCAN_WW_RESET) ? PM_SCAN_WP_MATCHING : 0,
+			.start = pos, .end = end,
+			.vec = (uintptr_t)vec, .vec_len = WW_VEC,
+			/* The budget makes the kernel protect exactly what it returns. */
+			.max_pages = max - got,
+			.category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN,
+		};
+		long n = pagemap_ioctl(ww->pagemap_fd, &a);
+		if (n < 0) {
+			/* Pages already returned may have been reset: report them. */
+			if (got)
+				break;
+			return -1;
+		}
+		uint64_t last = 0;
+		for (long i = 0; i < n; i++) {
+			for (uint64_t p = vec[i].start; p < vec[i].end && got < max; p += ps)
+				addresses[got++] = (void *)(uintptr_t)p;
+			last = vec[i].end;
+		}
+		if (n < WW_VEC || got >= max)
+			break;
+		/* walk_end can be stale (KERNEL.md): resume after what was returned. */
+		uint64_t next = a.walk_end > last ? a.walk_end : last;
+		if (next <= pos)
+			break;
+		pos = next;
+	}
+	*count = got;
+	*granularity = (size_t)ps;
+	return 0;
+}
