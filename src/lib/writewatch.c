@@ -187,6 +187,9 @@ PMSCAN_EXPORT int pmscan_ww_watch(struct pmscan_ww *ww, void *addr, size_t len)
 		return set_errno(EINVAL);
 	if (span(addr, len, &start, &end) < 0)
 		return -1;
+	/* msync validates without side effects: ENOMEM for a hole. */
+	if (msync((void *)(uintptr_t)start, end - start, MS_ASYNC) < 0)
+		return set_errno(errno == ENOMEM ? EINVAL : errno);
 	no_huge_pages(start, end);
 	struct uffdio_register reg = {
 		.range = { start, end - start },
