@@ -250,6 +250,44 @@ static int run_to_syscall_stop(pid_t tid)
 	return -EAGAIN;
 }
 
+/* Save, inject, restore, in a thread already in a ptrace-stop of ours. */
+static int inject_stopped(struct pmscan_target *t, pid_t tid, long nr, const uint64_t args[6], long *ret)
+{
+	struct arch_regs saved, regs;
+	uint64_t saved_mask = 0, all = ~UINT64_C(0), pc = 0;
+	int r;
+
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(saved_mask), &saved_mask) < 0 ||
+	    ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
+		return -errno;
+	if ((r = arch_get_regs(tid, &saved)) < 0)
+		goto mask;
+	if (!arch_regs_native(&saved)) {
+		r = fail(t, ENOEXEC, "process %d is not a native 64-bit process", (int)t->pid);
+		goto mask;
+	}
+	arch_fixup_restart(&saved);
+	if ((r = find_syscall_insn(t, &pc)) < 0) {
+		fail(t, -r, "no syscall instruction found in process %d", (int)t->pid);
+		goto mask;
+	}
+	regs = saved;
+	arch_setup_syscall(&regs, pc, nr, args);
+	if ((r = arch_set_regs(tid, &regs)) < 0)
+		goto regs;
+	if ((r = run_to_syscall_stop(tid)) < 0 || (r = run_to_syscall_stop(tid)) < 0)
+		goto regs;
+	if ((r = arch_get_regs(tid, &regs)) < 0)
+		goto regs;
+	*ret = arch_syscall_result(&regs);
+regs:
+	if (arch_set_regs(tid, &saved) < 0 && r == 0)
+		r = -errno;
+mask:
+	ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(saved_mask), &saved_mask);
+	return r;
+}
+
 /*
  * Run syscall nr(args) in the target and put its return value in *ret.
  * Seize and interrupt one thread, save its registers and signal mask, block
@@ -258,12 +296,14 @@ static int run_to_syscall_stop(pid_t tid)
  */
 static int inject(struct pmscan_target *t, long nr, const uint64_t args[6], long *ret)
 {
-	pid_t tid = pick_thread(t->pid);
-	struct arch_regs saved, regs;
-	uint64_t saved_mask = 0, all = ~UINT64_C(0), pc = 0;
-	bool have_regs = false, have_mask = false;
+	pid_t tid;
 	int status, r;
 
+	if (t->tracer_of > 0) {
+		r = inject_stopped(t, t->tracer_of, nr, args, ret);
+		goto out;
+	}
+	tid = pick_thread(t->pid);
 	long tracer = status_field(tid, "TracerPid");
 	if (tracer > 0)
 		return fail(t, EBUSY, "process %d is already traced by process %ld (a debugger?)",
@@ -282,38 +322,7 @@ static int inject(struct pmscan_target *t, long nr, const uint64_t args[6], long
 	}
 	if ((r = wait_stop(tid, &status)) < 0)
 		goto out;
-	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(saved_mask), &saved_mask) < 0 ||
-	    ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0) {
-		r = -errno;
-		goto detach;
-	}
-	have_mask = true;
-	if ((r = arch_get_regs(tid, &saved)) < 0)
-		goto restore;
-	have_regs = true;
-	if (!arch_regs_native(&saved)) {
-		r = fail(t, ENOEXEC, "process %d is not a native 64-bit process", (int)t->pid);
-		goto restore;
-	}
-	arch_fixup_restart(&saved);
-	if ((r = find_syscall_insn(t, &pc)) < 0) {
-		fail(t, -r, "no syscall instruction found in process %d", (int)t->pid);
-		goto restore;
-	}
-	regs = saved;
-	arch_setup_syscall(&regs, pc, nr, args);
-	if ((r = arch_set_regs(tid, &regs)) < 0)
-		goto restore;
-	if ((r = run_to_syscall_stop(tid)) < 0 || (r = run_to_syscall_stop(tid)) < 0)
-		goto restore;
-	if ((r = arch_get_regs(tid, &regs)) < 0)
-		goto restore;
-	*ret = arch_syscall_result(&regs);
-restore:
-	if (have_regs && arch_set_regs(tid, &saved) < 0 && r == 0)
-		r = -errno;
-	if (have_mask)
-		ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(saved_mask), &saved_mask);
+	r = inject_stopped(t, tid, nr, args, ret);
 detach:
 	if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0 && errno != ESRCH && r == 0)
 		r = -errno;
@@ -323,6 +332,16 @@ out:
 	if (r < 0 && !t->err[0])
 		fail(t, -r, "injecting a system call into process %d", (int)t->pid);
 	return r;
+}
+
+PMSCAN_EXPORT int pmscan_target_set_tracer(struct pmscan_target *t, pid_t tid)
+{
+	if (tid < 0 || t->self) {
+		errno = EINVAL;
+		return -1;
+	}
+	t->tracer_of = tid;
+	return 0;
 }
 
 static int inject_close(struct pmscan_target *t, int fd)

@@ -23,6 +23,7 @@ struct pmscan_target {
 	int maps_fd;
 	bool self;
 	char err[256];		/* what the last arm/disarm step that failed was */
+	pid_t tracer_of;	/* a thread the caller already traces and holds stopped */
 };
 
 /* maps.c: streaming reader of /proc/PID/maps */

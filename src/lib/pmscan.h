@@ -278,6 +278,16 @@ int pmscan_rearm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nr
  */
 int pmscan_disarm(struct pmscan_target *t);
 
+/*
+ * For a caller that is already the ptrace tracer of thread tid of the
+ * target (pmscan does this to arm a command it starts, from its first
+ * instruction): tid is in a ptrace-stop and PTRACE_O_TRACESYSGOOD is set.
+ * pmscan_arm and pmscan_disarm then inject through tid without attaching or
+ * detaching, and leave it in its stop with its registers and signal mask as
+ * they were. tid 0 goes back to attaching. EINVAL for the calling process.
+ */
+int pmscan_target_set_tracer(struct pmscan_target *t, pid_t tid);
+
 /* A description of the step the last failed arm, rearm or disarm was at
    ("" when none). Valid until the next call on t. */
 const char *pmscan_target_error(const struct pmscan_target *t);
