@@ -40,9 +40,16 @@ struct options {
 	bool noheadings;
 	bool list_categories;
 	bool arm, disarm, no_rearm;
+	bool watch;
+	double interval;	/* seconds between --watch samples */
+	uint64_t count;		/* --watch stops after this many (0: never) */
+	char **command;		/* -- COMMAND [ARG...] for --watch, NULL-terminated */
 	enum out_mode mode;
 	bool json;
 };
+
+/* watch.c: the whole --watch run; returns the exit status */
+int watch_main(const struct options *o);
 
 /* options.c */
 void parse_options(int argc, char **argv, struct options *o);

@@ -16,7 +16,7 @@ enum {
 	OPT_REQUIRE = 256, OPT_ANYOF, OPT_EXCLUDE, OPT_RETURN,
 	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
 	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC, OPT_LIST_CATEGORIES,
-	OPT_ARM, OPT_DISARM, OPT_NO_REARM,
+	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT,
 };
 
 static const struct argp_option option_table[] = {
@@ -57,6 +57,11 @@ static const struct argp_option option_table[] = {
 	{ "no-rearm", OPT_NO_REARM, NULL, 0,
 	  "do not register mappings created since --arm before scanning", 4 },
 
+	{ "watch", OPT_WATCH, "SECONDS", OPTION_ARG_OPTIONAL,
+	  "every SECONDS (default 1, fractions allowed) report the pages written and the "
+	  "write rate, live; with -- COMMAND [ARG...], start COMMAND tracked and watch it to its end", 4 },
+	{ "count", OPT_COUNT, "N", 0, "stop --watch after N intervals", 4 },
+
 	{ NULL, 0, NULL, 0, "Output:", 5 },
 	{ "json", 'j', NULL, 0, "one JSON document (regions, or with --summary the summary)", 5 },
 	{ "addresses", 'a', NULL, 0, "one page address per line", 5 },
@@ -88,7 +93,9 @@ static const char doc[] =
 	"Examples:\n"
 	"  pmscan --arm -p 1234             start tracking writes in process 1234\n"
 	"  pmscan -p 1234 --written --wp    what it wrote since the last call, and reset\n"
-	"  pmscan --disarm -p 1234          stop tracking";
+	"  pmscan --disarm -p 1234          stop tracking\n"
+	"  pmscan --watch -p 1234           its write rate, every second\n"
+	"  pmscan --watch=0.5 -- make -j8   the write rate of a command, to its end";
 
 struct parse_state {
 	struct options *o;
@@ -175,12 +182,46 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_ARM: o->arm = true; break;
 	case OPT_DISARM: o->disarm = true; break;
 	case OPT_NO_REARM: o->no_rearm = true; break;
+	case OPT_WATCH: {
+		char *end;
+		o->watch = true;
+		if (!arg)
+			break;
+		errno = 0;
+		o->interval = strtod(arg, &end);
+		if (errno || end == arg || *end || !(o->interval >= 0.01 && o->interval <= 86400))
+			argp_error(state, "invalid interval '%s' (seconds, from 0.01)", arg);
+		break;
+	}
+	case OPT_COUNT:
+		if (parse_u64(arg, &v) || v == 0)
+			argp_error(state, "invalid count '%s' (a number of intervals, at least 1)", arg);
+		o->count = v;
+		break;
+	case ARGP_KEY_ARGS:
+		if (!o->watch)
+			argp_error(state, "unexpected argument '%s'", state->argv[state->next]);
+		o->command = state->argv + state->next;
+		break;
 	case ARGP_KEY_ARG:
+		if (o->watch)
+			return ARGP_ERR_UNKNOWN;	/* the command: taken whole by ARGP_KEY_ARGS */
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
 		if (o->list_categories)
 			break;
+		if (o->watch) {
+			if (ps->pid_set == !!o->command)
+				argp_error(state, "--watch takes either -p PID or -- COMMAND [ARG...]");
+			if (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
+			    o->check_wpasync || ps->modes || o->arm || o->disarm)
+				argp_error(state, "--watch takes only -p, --range, --count, --json, "
+					   "--noheadings and --no-rearm");
+			break;
+		}
+		if (o->count)
+			argp_error(state, "--count goes with --watch");
 		if (!ps->pid_set)
 			argp_error(state, "no process given (use -p PID)");
 		if (ps->modes > 1)
@@ -231,12 +272,15 @@ static error_t parse_opt_final(int key, char *arg, struct argp_state *state)
 void parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct argp argp = {
-		option_table, parse_opt_final, "-p PID [SELECTION] [OPTION...]", doc,
+		option_table, parse_opt_final,
+		"-p PID [SELECTION] [OPTION...]\n--watch[=SECONDS] -p PID [OPTION...]\n"
+		"--watch[=SECONDS] [OPTION...] -- COMMAND [ARG...]", doc,
 		NULL, NULL, NULL,
 	};
 	struct parse_state ps = { .o = o, .page_size = (uint64_t)sysconf(_SC_PAGESIZE) };
 
 	memset(o, 0, sizeof(*o));
+	o->interval = 1.0;
 	argp_err_exit_status = EXIT_USAGE;
 	argp_parse(&argp, argc, argv, 0, NULL, &ps);
 	if (!o->ret_set)

@@ -279,7 +279,7 @@ static void rearm(const struct options *o, struct pmscan_target *t)
 		ranges[i][0] = o->ranges[i].start;
 		ranges[i][1] = o->ranges[i].end;
 	}
-	if (pmscan_rearm(t, (const uint64_t (*)[2])ranges, o->nranges, NULL) < 0)
+	if (pmscan_rearm(t, (const uint64_t (*)[2])ranges, o->nranges, 0, NULL, NULL, NULL) < 0)
 		warnx("warning: cannot register the new mappings of process %d: %s%s%s",
 		      (int)o->pid, pmscan_target_error(t), pmscan_target_error(t)[0] ? ": " : "",
 		      strerror(errno));
@@ -374,6 +374,10 @@ int main(int argc, char **argv)
 	status = check_kernel(&o);
 	if (status)
 		goto out;
+	if (o.watch) {
+		status = watch_main(&o);
+		goto flush;
+	}
 	t = pmscan_target_open(o.pid);
 	if (!t) {
 		status = open_failed(o.pid, errno);

@@ -566,10 +566,44 @@ PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
 	return 1;
 }
 
+/* The pages of a just-registered mapping that hold written data: anonymous
+   (a written private file page is anonymous too), not the zero page. */
+static int report_written(struct pmscan_target *t, const struct pmscan_mapping *m,
+			  pmscan_region_fn on_written, void *arg)
+{
+	struct pmscan_scan *s = pmscan_scan_new(t);
+	int r = -1;
+
+	if (s && pmscan_scan_set_masks(s, 0, PMSCAN_PRESENT | PMSCAN_SWAPPED,
+				       PMSCAN_FILE | PMSCAN_PFNZERO, PMSCAN_PRESENT | PMSCAN_SWAPPED) == 0 &&
+	    pmscan_scan_add_range(s, m->start, m->end) == 0) {
+		pmscan_scan_set_callbacks(s, NULL, on_written, arg);
+		r = pmscan_scan_run(s);
+	}
+	pmscan_scan_free(s);
+	return r;
+}
+
+static int uffd_protect(int uffd, const struct pmscan_mapping *m)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { m->start, m->end - m->start },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 ? -errno : 0;
+}
+
 PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
+			       unsigned flags, pmscan_region_fn on_written, void *arg,
 			       struct pmscan_arm_stats *st)
 {
 	int fd, uffd, r;
+
+	if (flags & ~PMSCAN_REARM_PROTECT) {
+		errno = EINVAL;
+		return -1;
+	}
 
 	t->err[0] = '\0';
 	if (st)
@@ -593,7 +627,14 @@ PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const uint64_t (*ranges)
 		if (!in_ranges(&m, ranges, nranges) || untrackable(&m) ||
 		    mapping_tracked(t, m.start) != 0)
 			continue;
-		if (uffd_register(uffd, &m) == 0 && st) {
+		if (uffd_register(uffd, &m) < 0)
+			continue;
+		if (flags & PMSCAN_REARM_PROTECT) {
+			if (on_written)
+				report_written(t, &m, on_written, arg);
+			uffd_protect(uffd, &m);
+		}
+		if (st) {
 			st->mappings++;
 			st->bytes += m.end - m.start;
 		}

@@ -263,13 +263,21 @@ int pmscan_tracker_fd(const struct pmscan_target *t);
 int pmscan_arm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
 	       pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st);
 
+/* Flag for pmscan_rearm: write-protect the new mappings at once. */
+#define PMSCAN_REARM_PROTECT 1u
+
 /*
  * Register the mappings of an armed process that are not tracked yet
- * (mappings it created since it was armed), without write-protecting them:
- * their pages read as written until the next reset. Only mappings meeting
- * the ranges when nranges > 0. Returns 1 done, 0 not armed, -1 on error.
+ * (mappings it created since it was armed). Only mappings meeting the
+ * ranges when nranges > 0. Without flags they are not write-protected: all
+ * their pages read as written until the next reset ("new since tracking
+ * began"). With PMSCAN_REARM_PROTECT they are protected at once, and
+ * on_written (may be NULL) first receives the regions of their pages that
+ * already hold written data (anonymous pages, not the zero page, present or
+ * swapped). Returns 1 done, 0 not armed, -1 on error.
  */
 int pmscan_rearm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
+		 unsigned flags, pmscan_region_fn on_written, void *arg,
 		 struct pmscan_arm_stats *st);
 
 /*

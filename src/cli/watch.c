@@ -1,0 +1,655 @@
+/*
+ * pmscan --watch: a process's write rate and written working set, live.
+ * Every interval it scans the written pages with reset, counts them per
+ * mapping and adds them to a set of distinct pages; it arms the process
+ * first if it must (and disarms it at the end), or starts a command
+ * already tracked from its first instruction after exec.
+ */
+#include "cli.h"
+
+#include <err.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HISTORY 40
+#define TOP 5
+
+/* ---- a set of pages: 512-page chunks, each a bitmap, in a hash table --- */
+
+struct chunk {
+	uint64_t key;		/* chunk number + 1; 0 is empty */
+	uint64_t bits[8];
+};
+
+struct pageset {
+	struct chunk *t;
+	size_t cap, n;
+	uint64_t pages;
+};
+
+static struct chunk *pageset_slot(struct pageset *s, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (s->cap - 1);
+
+	while (s->t[i].key && s->t[i].key != key)
+		i = (i + 1) & (s->cap - 1);
+	return &s->t[i];
+}
+
+static int pageset_grow(struct pageset *s)
+{
+	struct pageset n = { .cap = s->cap ? s->cap * 2 : 1024 };
+
+	n.t = calloc(n.cap, sizeof(*n.t));
+	if (!n.t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->t[i].key)
+			*pageset_slot(&n, s->t[i].key) = s->t[i];
+	n.n = s->n;
+	n.pages = s->pages;
+	free(s->t);
+	*s = n;
+	return 0;
+}
+
+static int pageset_add(struct pageset *s, uint64_t page)
+{
+	if ((s->n + 1) * 4 > s->cap * 3 && pageset_grow(s) < 0)
+		return -ENOMEM;
+	struct chunk *c = pageset_slot(s, (page >> 9) + 1);
+	if (!c->key) {
+		c->key = (page >> 9) + 1;
+		s->n++;
+	}
+	uint64_t bit = UINT64_C(1) << (page & 63);
+	if (!(c->bits[(page >> 6) & 7] & bit)) {
+		c->bits[(page >> 6) & 7] |= bit;
+		s->pages++;
+	}
+	return 0;
+}
+
+/* ---- the watch ---------------------------------------------------------- */
+
+struct label {
+	char *name;
+	uint64_t interval, total;
+};
+
+struct watch {
+	const struct options *o;
+	struct pmscan_target *t;
+	struct pmscan_scan *s;
+	pid_t pid;
+	uint64_t ps;
+	struct pageset seen;
+	struct label *labels;
+	size_t nlabels, cap;
+	size_t cur;
+	uint64_t interval_pages, total_pages, intervals;
+	double start, last, peak_rate;
+	double history[HISTORY];
+	int nhist;
+	int drawn;
+	bool tty;
+	bool launched;
+	int exit_status;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* SIGCHLD only has to end the wait in ppoll. */
+static void on_child(int sig)
+{
+	(void)sig;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t label_index(struct watch *w, const char *name)
+{
+	for (size_t i = 0; i < w->nlabels; i++)
+		if (!strcmp(w->labels[i].name, name))
+			return i;
+	if (w->nlabels == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 32;
+		struct label *l = realloc(w->labels, cap * sizeof(*l));
+		if (!l)
+			err(EXIT_SCAN_FAILED, "out of memory");
+		w->labels = l;
+		w->cap = cap;
+	}
+	w->labels[w->nlabels] = (struct label){ .name = strdup(name) };
+	if (!w->labels[w->nlabels].name)
+		err(EXIT_SCAN_FAILED, "out of memory");
+	return w->nlabels++;
+}
+
+static int on_mapping(const struct pmscan_mapping *m, void *arg)
+{
+	struct watch *w = arg;
+
+	w->cur = label_index(w, mapping_label(m));
+	return 0;
+}
+
+static int on_region(const struct pmscan_region *r, void *arg)
+{
+	struct watch *w = arg;
+	uint64_t pages = (r->end - r->start) / w->ps;
+
+	w->interval_pages += pages;
+	w->labels[w->cur].interval += pages;
+	w->labels[w->cur].total += pages;
+	for (uint64_t p = r->start / w->ps; p < r->end / w->ps; p++)
+		if (pageset_add(&w->seen, p) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Regions of mappings registered just now: few, so look the label up. */
+static int on_new_region(const struct pmscan_region *r, void *arg)
+{
+	struct watch *w = arg;
+
+	w->cur = label_index(w, mapping_label(r->mapping));
+	return on_region(r, arg);
+}
+
+/* The request every interval runs: written pages that hold data (present
+   or swapped; a mapping registered since the last interval reads as
+   written even where nothing was ever mapped), reset as they are read. */
+static int new_scan(struct watch *w)
+{
+	pmscan_scan_free(w->s);
+	w->s = pmscan_scan_new(w->t);
+	if (!w->s ||
+	    pmscan_scan_set_masks(w->s, PMSCAN_WRITTEN, PMSCAN_PRESENT | PMSCAN_SWAPPED, 0,
+				  PMSCAN_WRITTEN) < 0 ||
+	    pmscan_scan_set_flags(w->s, PMSCAN_SCAN_WP) < 0)
+		return -1;
+	for (size_t i = 0; i < w->o->nranges; i++)
+		if (pmscan_scan_add_range(w->s, w->o->ranges[i].start, w->o->ranges[i].end) < 0)
+			return -1;
+	pmscan_scan_set_callbacks(w->s, on_mapping, on_region, w);
+	return 0;
+}
+
+static void rearm(struct watch *w)
+{
+	uint64_t (*ranges)[2] = calloc(w->o->nranges + 1, sizeof(*ranges));
+
+	if (!ranges)
+		return;
+	for (size_t i = 0; i < w->o->nranges; i++) {
+		ranges[i][0] = w->o->ranges[i].start;
+		ranges[i][1] = w->o->ranges[i].end;
+	}
+	/* New mappings: protected at once; what they already hold counts as
+	   written in this interval (it was written since the watch began). */
+	pmscan_rearm(w->t, (const uint64_t (*)[2])ranges, w->o->nranges, PMSCAN_REARM_PROTECT,
+		     on_new_region, w, NULL);
+	free(ranges);
+}
+
+/* One scan with reset. 0, or -errno (ESRCH: the process is gone). */
+static int sample(struct watch *w)
+{
+	w->interval_pages = 0;
+	for (size_t i = 0; i < w->nlabels; i++)
+		w->labels[i].interval = 0;
+	if (!w->o->no_rearm)
+		rearm(w);
+	if (pmscan_scan_run(w->s) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static int by_interval(const void *a, const void *b, void *arg)
+{
+	const struct label *l = arg;
+	const size_t *x = a, *y = b;
+
+	return l[*x].interval < l[*y].interval ? 1 : l[*x].interval > l[*y].interval ? -1 : 0;
+}
+
+static int by_total(const void *a, const void *b, void *arg)
+{
+	const struct label *l = arg;
+	const size_t *x = a, *y = b;
+
+	return l[*x].total < l[*y].total ? 1 : l[*x].total > l[*y].total ? -1 : 0;
+}
+
+/* Indices of the labels with pages, sorted by cmp (malloc'd, in *idx). */
+static size_t ranked(struct watch *w, size_t **idx, int (*cmp)(const void *, const void *, void *),
+		     bool total)
+{
+	size_t n = 0;
+
+	*idx = malloc((w->nlabels + 1) * sizeof(**idx));
+	if (!*idx)
+		err(EXIT_SCAN_FAILED, "out of memory");
+	for (size_t i = 0; i < w->nlabels; i++)
+		if (total ? w->labels[i].total : w->labels[i].interval)
+			(*idx)[n++] = i;
+	qsort_r(*idx, n, sizeof(**idx), cmp, w->labels);
+	return n;
+}
+
+static void json_mappings(struct watch *w, size_t *idx, size_t n, bool total)
+{
+	FILE *f = stdout;
+
+	fputs("\"mappings\":[", f);
+	for (size_t i = 0; i < n; i++) {
+		char *q = json_quote(w->labels[idx[i]].name);
+		fprintf(f, "%s{\"mapping\":%s,\"pages\":%llu}", i ? "," : "", q ? q : "\"\"",
+			(unsigned long long)(total ? w->labels[idx[i]].total : w->labels[idx[i]].interval));
+		free(q);
+	}
+	fputc(']', f);
+}
+
+static void sparkline(struct watch *w, char *buf, size_t len)
+{
+	static const char *const bars[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+	double max = 0;
+	size_t n = 0;
+
+	for (int i = 0; i < w->nhist; i++)
+		if (w->history[i] > max)
+			max = w->history[i];
+	buf[0] = '\0';
+	for (int i = 0; i < w->nhist && n + 4 < len; i++) {
+		int level = max > 0 ? (int)(w->history[i] / max * 7.0 + 0.5) : 0;
+		n += (size_t)snprintf(buf + n, len - n, "%s", bars[level]);
+	}
+}
+
+static void report_tty(struct watch *w, double elapsed, double interval, double rate)
+{
+	char r[16], b[16], d[16], peak[16], spark[HISTORY * 4 + 1];
+	size_t *idx;
+	size_t n = ranked(w, &idx, by_interval, false);
+	FILE *f = stdout;
+
+	format_size((uint64_t)rate, r, sizeof(r));
+	format_size(w->interval_pages * w->ps, b, sizeof(b));
+	format_size(w->seen.pages * w->ps, d, sizeof(d));
+	format_size((uint64_t)w->peak_rate, peak, sizeof(peak));
+	sparkline(w, spark, sizeof(spark));
+	if (w->drawn)
+		fprintf(f, "\033[%dA", w->drawn);
+	fprintf(f, "pmscan --watch: process %d, elapsed %.1f s, interval %.2f s\033[K\n",
+		(int)w->pid, elapsed, interval);
+	fprintf(f, "rate      %s/s   written %llu pages (%s) this interval\033[K\n", r,
+		(unsigned long long)w->interval_pages, b);
+	fprintf(f, "history   %s  peak %s/s\033[K\n", spark, peak);
+	fprintf(f, "distinct  %llu pages (%s) since the watch began\033[K\n",
+		(unsigned long long)w->seen.pages, d);
+	fputs("top      ", f);
+	for (size_t i = 0; i < n && i < TOP; i++)
+		fprintf(f, " %s %llu", w->labels[idx[i]].name, (unsigned long long)w->labels[idx[i]].interval);
+	fputs(n ? "\033[K\n" : " -\033[K\n", f);
+	w->drawn = 5;
+	free(idx);
+}
+
+static void report(struct watch *w, double t)
+{
+	double elapsed = t - w->start, interval = t - w->last;
+	double rate = interval > 0 ? (double)(w->interval_pages * w->ps) / interval : 0;
+	FILE *f = stdout;
+
+	w->last = t;
+	w->intervals++;
+	w->total_pages += w->interval_pages;
+	/* A short last interval (the process exiting) would inflate the peak. */
+	if (rate > w->peak_rate && interval >= w->o->interval / 2)
+		w->peak_rate = rate;
+	if (w->nhist == HISTORY)
+		memmove(w->history, w->history + 1, (HISTORY - 1) * sizeof(double));
+	else
+		w->nhist++;
+	w->history[w->nhist - 1] = rate;
+
+	if (w->o->json) {
+		size_t *idx;
+		size_t n = ranked(w, &idx, by_interval, false);
+		fprintf(f, "{\"elapsed_s\":%.3f,\"interval_s\":%.3f,\"written_pages\":%llu,"
+			"\"written_bytes\":%llu,\"rate_bytes_per_s\":%.0f,\"distinct_pages\":%llu,",
+			elapsed, interval, (unsigned long long)w->interval_pages,
+			(unsigned long long)(w->interval_pages * w->ps), rate,
+			(unsigned long long)w->seen.pages);
+		json_mappings(w, idx, n < TOP ? n : TOP, false);
+		fputs("}\n", f);
+		free(idx);
+	} else if (w->tty) {
+		report_tty(w, elapsed, interval, rate);
+	} else {
+		size_t *idx;
+		size_t n = ranked(w, &idx, by_interval, false);
+		if (w->intervals == 1 && !w->o->noheadings)
+			fputs("ELAPSED INTERVAL PAGES BYTES RATE DISTINCT TOP\n", f);
+		fprintf(f, "%.3f %.3f %llu %llu %.0f %llu %s\n", elapsed, interval,
+			(unsigned long long)w->interval_pages,
+			(unsigned long long)(w->interval_pages * w->ps), rate,
+			(unsigned long long)w->seen.pages, n ? w->labels[idx[0]].name : "-");
+		free(idx);
+	}
+	fflush(f);
+}
+
+static void summary(struct watch *w, double t)
+{
+	double elapsed = t - w->start;
+	double mean = elapsed > 0 ? (double)(w->total_pages * w->ps) / elapsed : 0;
+	size_t *idx;
+	size_t n = ranked(w, &idx, by_total, true);
+	char tb[16], db[16], pk[16], mn[16], sz[16];
+	FILE *f = stdout;
+
+	if (w->o->json) {
+		fprintf(f, "{\"summary\":true,\"pid\":%d,\"elapsed_s\":%.3f,\"intervals\":%llu,"
+			"\"written_pages\":%llu,\"written_bytes\":%llu,\"peak_rate_bytes_per_s\":%.0f,"
+			"\"mean_rate_bytes_per_s\":%.0f,\"distinct_pages\":%llu,\"distinct_bytes\":%llu,",
+			(int)w->pid, elapsed, (unsigned long long)w->intervals,
+			(unsigned long long)w->total_pages, (unsigned long long)(w->total_pages * w->ps),
+			w->peak_rate, mean, (unsigned long long)w->seen.pages,
+			(unsigned long long)(w->seen.pages * w->ps));
+		json_mappings(w, idx, n, true);
+		if (w->launched)
+			fprintf(f, ",\"exit_status\":%d", w->exit_status);
+		fputs("}\n", f);
+	} else {
+		format_size(w->total_pages * w->ps, tb, sizeof(tb));
+		format_size(w->seen.pages * w->ps, db, sizeof(db));
+		format_size((uint64_t)w->peak_rate, pk, sizeof(pk));
+		format_size((uint64_t)mean, mn, sizeof(mn));
+		fprintf(f, "%ssummary: process %d watched for %.2f s (%llu intervals)\n",
+			w->tty ? "\n" : "", (int)w->pid, elapsed, (unsigned long long)w->intervals);
+		fprintf(f, "written: %llu pages (%s); peak rate %s/s; mean rate %s/s\n",
+			(unsigned long long)w->total_pages, tb, pk, mn);
+		fprintf(f, "distinct pages written: %llu (%s)\n", (unsigned long long)w->seen.pages, db);
+		if (n) {
+			fprintf(f, "per mapping:\n%10s %6s  %s\n", "PAGES", "SIZE", "MAPPING");
+			for (size_t i = 0; i < n; i++) {
+				format_size(w->labels[idx[i]].total * w->ps, sz, sizeof(sz));
+				fprintf(f, "%10llu %6s  %s\n", (unsigned long long)w->labels[idx[i]].total, sz,
+					w->labels[idx[i]].name);
+			}
+		}
+		if (w->launched)
+			fprintf(f, "exit status: %d\n", w->exit_status);
+	}
+	free(idx);
+	fflush(f);
+}
+
+/* ---- the process: attached by pid, or launched ------------------------- */
+
+static int open_target(struct watch *w)
+{
+	pmscan_target_close(w->t);
+	w->t = pmscan_target_open(w->pid);
+	if (!w->t) {
+		warnx("cannot open process %d: %s", (int)w->pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int arm_now(struct watch *w, bool *armed)
+{
+	int r = pmscan_arm(w->t, NULL, 0, NULL, NULL, NULL);
+
+	if (r < 0) {
+		warnx("cannot arm process %d: %s%s%s", (int)w->pid, pmscan_target_error(w->t),
+		      pmscan_target_error(w->t)[0] ? ": " : "", strerror(errno));
+		return -1;
+	}
+	*armed = r == 1;
+	return new_scan(w) < 0 ? (warn("cannot set up the scan"), -1) : 0;
+}
+
+/* Start the command traced, stopped at its first instruction after exec. */
+static int launch(struct watch *w)
+{
+	int pfd[2];
+	int status, e = 0;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(pfd[0]);
+		signal(SIGINT, SIG_DFL);
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		execvp(w->o->command[0], w->o->command);
+		e = errno;
+		if (write(pfd[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	close(pfd[1]);
+	ssize_t n = read(pfd[0], &e, sizeof(e));
+	close(pfd[0]);
+	if (n == sizeof(e)) {
+		waitpid(pid, &status, 0);
+		warnx("cannot run '%s': %s", w->o->command[0], strerror(e));
+		return e == ENOENT ? -127 : -126;
+	}
+	if (waitpid(pid, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
+		warnx("'%s' did not start", w->o->command[0]);
+		return -1;
+	}
+	ptrace(PTRACE_SETOPTIONS, pid, 0,
+	       (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC));
+	w->pid = pid;
+	w->launched = true;
+	return 0;
+}
+
+/* Arm through the stopped tracee (at exec), then let it run. */
+static int arm_traced(struct watch *w)
+{
+	bool armed;
+
+	if (open_target(w) < 0 || pmscan_target_set_tracer(w->t, w->pid) < 0 || arm_now(w, &armed) < 0)
+		return -1;
+	return 0;
+}
+
+/* Deal with the launched command's ptrace stops. Returns 1 when it ended
+   (exit status stored), 0 otherwise, -1 on error. */
+static int handle_child(struct watch *w)
+{
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(w->pid, &status, WNOHANG | __WALL);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			return errno == EINTR ? 0 : -1;
+		if (WIFEXITED(status)) {
+			w->exit_status = WEXITSTATUS(status);
+			return 1;
+		}
+		if (WIFSIGNALED(status)) {
+			w->exit_status = 128 + WTERMSIG(status);
+			return 1;
+		}
+		int event = status >> 16, sig = WSTOPSIG(status);
+		if (event == PTRACE_EVENT_EXIT) {
+			/* Its memory is still there: count the last partial interval. */
+			if (sample(w) == 0)
+				report(w, now());
+			ptrace(PTRACE_CONT, w->pid, 0, 0);
+		} else if (event == PTRACE_EVENT_EXEC) {
+			/* A new image: the tracker closed with the old one. */
+			if (arm_traced(w) < 0)
+				warnx("warning: process %d exec'd and could not be armed again", (int)w->pid);
+			ptrace(PTRACE_CONT, w->pid, 0, 0);
+		} else {
+			siginfo_t si;
+			if (ptrace(PTRACE_GETSIGINFO, w->pid, 0, &si) < 0 && errno == EINVAL)
+				continue;	/* a group stop: it stays stopped */
+			ptrace(PTRACE_CONT, w->pid, 0, (void *)(long)(sig == SIGTRAP ? 0 : sig));
+		}
+	}
+}
+
+int watch_main(const struct options *o)
+{
+	struct watch w = { .o = o, .ps = (uint64_t)sysconf(_SC_PAGESIZE), .tty = isatty(STDOUT_FILENO) };
+	bool armed_by_us = false, ended = false;
+	int status = EXIT_OK, pidfd = -1;
+	sigset_t block, orig;
+
+	w.pid = o->pid;
+	if (o->command) {
+		int r = launch(&w);
+		if (r < 0)
+			return r < -1 ? -r : EXIT_SCAN_FAILED;
+		if (arm_traced(&w) < 0) {
+			kill(w.pid, SIGKILL);
+			waitpid(w.pid, NULL, __WALL);
+			return EXIT_SCAN_FAILED;
+		}
+	} else {
+		if (open_target(&w) < 0 || arm_now(&w, &armed_by_us) < 0)
+			return EXIT_SCAN_FAILED;
+		/* Start clean: what was written before the watch is not counted. */
+		if (sample(&w) < 0) {
+			warnx("process %d: %s", (int)w.pid, strerror(errno));
+			return EXIT_SCAN_FAILED;
+		}
+		pidfd = pidfd_open(w.pid, 0);
+	}
+	if (o->command)
+		ptrace(PTRACE_CONT, w.pid, 0, 0);
+
+	/* Signals arrive only inside ppoll, so none is missed between checks. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	struct sigaction sa = { .sa_handler = on_signal }, sc = { .sa_handler = on_child };
+	if (!o->command) {
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	} else {
+		/* Ctrl-C goes to the command; pmscan watches it to its end. */
+		signal(SIGINT, SIG_IGN);
+		sigaction(SIGCHLD, &sc, NULL);
+	}
+
+	w.start = w.last = now();
+	double next = w.start + o->interval;
+	while (!ended) {
+		double t = now();
+		if (t < next && !interrupted) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+			struct timespec ts = { (time_t)(next - t), (long)((next - t - floor(next - t)) * 1e9) };
+			sigset_t wait_mask = orig;
+			sigdelset(&wait_mask, SIGINT);
+			sigdelset(&wait_mask, SIGTERM);
+			sigdelset(&wait_mask, SIGCHLD);
+			int pr = ppoll(pidfd >= 0 ? &p : NULL, pidfd >= 0 ? 1 : 0, &ts, &wait_mask);
+			if (pr > 0 && (p.revents & (POLLIN | POLLHUP)))
+				ended = true;
+		}
+		if (o->command) {
+			int r = handle_child(&w);
+			if (r != 0) {
+				ended = true;
+				if (r < 0)
+					status = EXIT_SCAN_FAILED;
+				break;
+			}
+		}
+		if (ended)
+			break;
+		if (interrupted) {
+			if (sample(&w) == 0)
+				report(&w, now());
+			break;
+		}
+		t = now();
+		if (t >= next) {
+			int r = sample(&w);
+			if (r == -ESRCH) {
+				ended = true;
+				break;
+			}
+			if (r < 0) {
+				warnx("scanning process %d failed: %s", (int)w.pid, strerror(-r));
+				status = EXIT_SCAN_FAILED;
+				break;
+			}
+			report(&w, now());
+			next += o->interval;
+			if (next < t)
+				next = t + o->interval;
+			if (o->count && w.intervals >= o->count)
+				break;
+		}
+	}
+	if (o->command && !ended) {
+		/* --count reached or an error: let the command finish untraced. */
+		kill(w.pid, SIGSTOP);
+		int st;
+		while (waitpid(w.pid, &st, __WALL) > 0 && WIFSTOPPED(st) &&
+		       WSTOPSIG(st) != SIGSTOP)
+			ptrace(PTRACE_CONT, w.pid, 0, (void *)(long)WSTOPSIG(st));
+		ptrace(PTRACE_DETACH, w.pid, 0, 0);
+		kill(w.pid, SIGCONT);
+		while (waitpid(w.pid, &st, 0) < 0 && errno == EINTR)
+			;
+		w.exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	if (armed_by_us && pmscan_target_alive(w.t) == 1 && pmscan_disarm(w.t) < 0)
+		warnx("warning: could not disarm process %d: %s", (int)w.pid, strerror(errno));
+	summary(&w, now());
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	if (pidfd >= 0)
+		close(pidfd);
+	pmscan_scan_free(w.s);
+	pmscan_target_close(w.t);
+	for (size_t i = 0; i < w.nlabels; i++)
+		free(w.labels[i].name);
+	free(w.labels);
+	free(w.seen.t);
+	if (o->command && status == EXIT_OK)
+		return w.exit_status;
+	return status;
+}
