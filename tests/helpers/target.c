@@ -16,6 +16,8 @@
  *                           reading it back; a mismatch is counted as corruption
  *   stopthreads             -> ok CORRUPTIONS ROUNDS
  *   sum NAME                -> ok CHECKSUM of every byte of NAME
+ *   ticker NAME PAGES MS    a thread writes the next PAGES distinct pages of NAME
+ *                           every MS milliseconds (on a fixed clock), wrapping
  *   manymaps N              N one-page mappings that cannot merge
  *   pid                     -> ok PID
  *   sleep SECONDS           sleep, then answer
@@ -38,6 +40,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uapi.h"
@@ -206,6 +209,36 @@ static void stop_all_workers(void)
 	nworkers = 0;
 }
 
+/* ---- a steady writer -------------------------------------------------- */
+
+struct ticker {
+	pthread_t th;
+	struct area *a;
+	unsigned long pages, ms;
+};
+
+static struct ticker ticker;
+
+static void *tick(void *arg)
+{
+	struct ticker *t = arg;
+	struct timespec next;
+	size_t p = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		for (unsigned long i = 0; i < t->pages; i++, p = (p + 1) % t->a->pages)
+			t->a->addr[p * (size_t)page_size] ^= 1;
+		next.tv_nsec += (long)t->ms * 1000000L;
+		while (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	}
+	return NULL;
+}
+
 static void command(char *line)
 {
 	char cmd[32] = "", name[32] = "", kind[4096] = "";
@@ -262,6 +295,13 @@ static void command(char *line)
 	} else if (!strcmp(cmd, "threads")) {
 		if (start_workers(a, (int)a1) < 0)
 			FAIL("err cannot start threads");
+		reply("ok");
+	} else if (!strcmp(cmd, "ticker")) {
+		if (ticker.a || n != 4 || a1 == 0 || a2 == 0)
+			FAIL("err usage");
+		ticker = (struct ticker){ .a = a, .pages = a1, .ms = a2 };
+		if (pthread_create(&ticker.th, NULL, tick, &ticker))
+			FAIL("err pthread_create");
 		reply("ok");
 	} else if (!strcmp(cmd, "sum")) {
 		uint64_t h = 1469598103934665603ULL;

@@ -1,0 +1,107 @@
+#!/bin/bash
+# pmscan --watch: per-interval counts and the distinct count against a
+# target writing a fixed number of pages per 100 ms; a launched command's
+# pages and exit status; Ctrl-C; the target exiting; the terminal display.
+. "$TESTS_SRCDIR/cli/lib.sh"
+
+case $(uname -m) in
+x86_64) ;;
+*) echo "1..0 # SKIP --watch arms processes, implemented for x86_64 only"; exit 0 ;;
+esac
+uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
+
+# A target writing 50 distinct pages every 100 ms: 500 pages a second.
+target_start
+map A 20000 anon
+tcmd ticker A 50 100
+"$PMSCAN" --watch=1 --count=4 --json -p "$T_PID" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+check "--watch --count=4: exit 0" [ "$RC" -eq 0 ]
+check "--watch --json: 4 interval objects and a summary" \
+	[ "$(jq -s '[.[] | select(.summary != true)] | length' "$WORK/out")" = 4 -a \
+	  "$(jq -s '[.[] | select(.summary == true)] | length' "$WORK/out")" = 1 ]
+check "--watch --json: interval keys" \
+	[ "$(jq -sc '.[0] | keys' "$WORK/out")" = '["distinct_pages","elapsed_s","interval_s","mappings","rate_bytes_per_s","written_bytes","written_pages"]' ]
+# Each interval: 500 pages of area A, within 5% (an interval boundary can
+# fall either side of one 50-page tick); a few more of the target's own.
+bad=$(jq -s '[.[] | select(.summary != true) | .written_pages / .interval_s | select(. < 475 or . > 540)] | length' "$WORK/out")
+jq -c 'select(.summary != true) | [.interval_s, .written_pages]' "$WORK/out" | sed 's/^/# /'
+check "per-interval pages match the target's 500 pages/s within 5%" [ "$bad" = 0 ]
+check "the top writer is the target's area" \
+	[ "$(jq -rs '[.[] | select(.summary != true) | .mappings[0].mapping] | unique | join(",")' "$WORK/out")" = "[anon]" ]
+total=$(jq -s '[.[] | select(.summary == true)][0].written_pages' "$WORK/out")
+distinct=$(jq -s '[.[] | select(.summary == true)][0].distinct_pages' "$WORK/out")
+elapsed=$(jq -s '[.[] | select(.summary == true)][0].elapsed_s' "$WORK/out")
+diag "total $total, distinct $distinct over $elapsed s"
+check "distinct pages: every page written once (no wrap in 20000), within 5% of the total" \
+	[ "$(jq -n --argjson t "$total" --argjson d "$distinct" '$d <= $t and $d >= 0.95 * $t')" = true ]
+check "the watch disarmed the target it armed" [ "$(uffds "$T_PID")" = 0 ]
+
+# Plain lines when stdout is not a terminal.
+"$PMSCAN" --watch=0.3 --count=2 -p "$T_PID" >"$WORK/out" 2>"$WORK/err"
+check "plain output: a header and one line per interval" \
+	[ "$(head -n 1 "$WORK/out")" = "ELAPSED INTERVAL PAGES BYTES RATE DISTINCT TOP" -a \
+	  "$(sed -n '2,3p' "$WORK/out" | awk 'NF == 7 && $3 > 0' | wc -l)" = 2 ]
+check "plain output: a summary" grep -q "^distinct pages written: " "$WORK/out"
+
+# Ctrl-C mid-watch: clean exit, disarmed, summary.
+"$PMSCAN" --watch=0.2 --json -p "$T_PID" >"$WORK/out" 2>"$WORK/err" &
+watcher=$!
+sleep 1
+check "while watching, the target is armed" [ "$(uffds "$T_PID")" = 1 ]
+kill -INT $watcher
+wait $watcher
+RC=$?
+check "SIGINT: exit 0" [ "$RC" -eq 0 ]
+check "SIGINT: summary printed" [ "$(tail -n 1 "$WORK/out" | jq .summary)" = true ]
+check "SIGINT: the target disarmed (no userfaultfd left)" [ "$(uffds "$T_PID")" = 0 ]
+tcmd pid
+check "SIGINT: the target runs on" [ "$R" = "$T_PID" ]
+
+# A target already armed stays armed.
+"$PMSCAN" --arm -p "$T_PID" >/dev/null 2>&1
+"$PMSCAN" --watch=0.2 --count=2 -p "$T_PID" >/dev/null 2>&1
+check "a target armed before the watch stays armed" [ "$(uffds "$T_PID")" = 1 ]
+
+# The target exiting mid-watch: summary, exit 0.
+"$PMSCAN" --watch=0.2 --json -p "$T_PID" >"$WORK/out" 2>"$WORK/err" &
+watcher=$!
+sleep 0.7
+target_stop
+wait $watcher
+RC=$?
+check "target exits mid-watch: exit 0" [ "$RC" -eq 0 ]
+check "target exits mid-watch: summary printed" [ "$(tail -n 1 "$WORK/out" | jq .summary)" = true ]
+
+# A launched command: maps and writes 3000 pages, exits 7 at once.
+printf 'map A 3000 anon\nwrite A 0 1 3000\nexit 7\n' >"$WORK/script"
+"$PMSCAN" --watch=0.5 --json -- "$HELPERS/target" <"$WORK/script" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+check "launched command: pmscan exits with its status, 7" [ "$RC" -eq 7 ]
+sed -n '$p' "$WORK/out" | jq -c '.mappings' | sed 's/^/# /'
+check "launched command: all 3000 pages it wrote are counted" \
+	[ "$(grep -v '^ok' "$WORK/out" | tail -n 1 | jq '[.mappings[] | select(.mapping == "[anon]") | .pages] | add >= 3000')" = true ]
+check "launched command: the summary has its exit status" \
+	[ "$(grep -v '^ok' "$WORK/out" | tail -n 1 | jq .exit_status)" = 7 ]
+"$PMSCAN" --watch -- sh -c 'kill -TERM $$' >"$WORK/out" 2>"$WORK/err"
+check "launched command killed by a signal: 128+signal" [ $? -eq 143 ]
+expect_exit 127 "a command that does not exist: 127" "cannot run 'no-such-command-pmscan'" \
+	--watch -- no-such-command-pmscan
+expect_exit 2 "--watch with both -p and a command" "either -p PID or -- COMMAND" --watch -p 1 -- true
+expect_exit 2 "--watch with a selection" "--watch takes only" --watch -p 1 --present
+expect_exit 2 "--watch=0" "invalid interval '0'" --watch=0 -p 1
+expect_exit 2 "--count without --watch" "--count goes with --watch" -p 1 --count=3
+
+# On a terminal: the live display shows the rate.
+target_start
+map A 20000 anon
+tcmd ticker A 50 100
+if command -v script >/dev/null; then
+	script -qec "$PMSCAN --watch=0.3 --count=3 -p $T_PID" /dev/null </dev/null >"$WORK/tty" 2>&1
+	check "terminal: the screen shows the rate" grep -q "^rate  *[0-9.]*[KMG]\?/s" <(tr -d '\r' <"$WORK/tty" | sed 's/\x1b\[[0-9]*[AK]//g')
+	check "terminal: the display is redrawn in place" grep -q $'\x1b\\[5A' "$WORK/tty"
+	check "terminal: a sparkline" grep -q "history  *[▁▂▃▄▅▆▇█]" "$WORK/tty"
+else
+	skip "terminal display" "script(1) is not installed"
+fi
+done_testing
