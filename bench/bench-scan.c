@@ -7,6 +7,9 @@
  *                                      /proc/PID/pagemap (8 bytes per page)
  *   bench-scan time CMD [ARG...]       run CMD with stdout on /dev/null; print
  *                                      "WALL_US MAXRSS_KB EXIT" for that run
+ *   bench-scan writer SECONDS MIB      a memory-writing benchmark: write one byte
+ *                                      per page over MIB, round after round, for
+ *                                      SECONDS; print the pages written per second
  */
 #include "config.h"
 
@@ -128,14 +131,40 @@ static int timed(char **argv)
 	return 0;
 }
 
+static int writer(double seconds, size_t mib)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE), len = mib << 20;
+	unsigned char *m = malloc(len);
+	struct timespec t0, t;
+	uint64_t pages = 0;
+	double el = 0;
+
+	if (!m)
+		return 1;
+	memset(m, 0, len);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (el < seconds) {
+		for (size_t i = 0; i < len; i += ps)
+			m[i]++;
+		pages += len / ps;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+	}
+	fprintf(stderr, "%.0f\n", (double)pages / el);
+	free(m);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "writer"))
+		return writer(atof(argv[2]), strtoull(argv[3], NULL, 0));
 	if (argc >= 3 && !strcmp(argv[1], "time"))
 		return timed(argv + 2);
 	if (argc == 5 && !strcmp(argv[1], "bare"))
 		return bare(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
 	if (argc == 5 && !strcmp(argv[1], "pagemap"))
 		return pagemap_reader(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
-	fprintf(stderr, "usage: bench-scan bare|pagemap PID START END | time CMD...\n");
+	fprintf(stderr, "usage: bench-scan bare|pagemap PID START END | time CMD... | writer SECONDS MIB\n");
 	return 2;
 }
