@@ -28,9 +28,11 @@ struct pmscan_target {
 
 /* maps.c: streaming reader of /proc/PID/maps */
 struct maps_reader {
-	FILE *f;
-	char *line;
-	size_t cap;
+	int fd;
+	off_t off;		/* where the next pread starts */
+	char *buf;
+	size_t cap, len, pos;	/* buf holds [pos, len) unread */
+	bool eof;
 };
 int maps_open(struct maps_reader *r, int maps_fd);
 /* 1 with *m filled (m->name points into the reader), 0 at the end, -errno */

@@ -55,44 +55,61 @@ int maps_parse_line(char *line, struct pmscan_mapping *m)
 	return 0;
 }
 
+/* Each reader keeps its own offset (pread), so readers of one target can
+   nest: a dup'd fd would share the file offset. */
 int maps_open(struct maps_reader *r, int maps_fd)
 {
 	memset(r, 0, sizeof(*r));
-	int fd = dup(maps_fd);
-	if (fd < 0)
-		return -errno;
-	if (lseek(fd, 0, SEEK_SET) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	r->f = fdopen(fd, "r");
-	if (!r->f) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return 0;
+	r->fd = maps_fd;
+	r->cap = 16384;
+	r->buf = malloc(r->cap);
+	return r->buf ? 0 : -ENOMEM;
 }
 
 int maps_next(struct maps_reader *r, struct pmscan_mapping *m)
 {
-	errno = 0;
-	ssize_t n = getline(&r->line, &r->cap, r->f);
-	if (n < 0) {
-		if (ferror(r->f))
-			return errno ? -errno : -EIO;
-		return 0;
+	for (;;) {
+		char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+		if (nl) {
+			char *line = r->buf + r->pos;
+			*nl = '\0';
+			r->pos = (size_t)(nl - r->buf) + 1;
+			return maps_parse_line(line, m) < 0 ? -EPROTO : 1;
+		}
+		if (r->eof) {
+			if (r->pos == r->len)
+				return 0;
+			r->buf[r->len] = '\0';	/* a last line without newline */
+			char *line = r->buf + r->pos;
+			r->pos = r->len;
+			return maps_parse_line(line, m) < 0 ? -EPROTO : 1;
+		}
+		/* Keep the partial line, make room, read more. */
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->len -= r->pos;
+		r->pos = 0;
+		if (r->cap - r->len < 4096) {
+			char *n = realloc(r->buf, r->cap * 2);
+			if (!n)
+				return -ENOMEM;
+			r->buf = n;
+			r->cap *= 2;
+		}
+		ssize_t got = pread(r->fd, r->buf + r->len, r->cap - r->len - 1, r->off);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (got == 0)
+			r->eof = true;
+		r->len += (size_t)got;
+		r->off += got;
 	}
-	if (n > 0 && r->line[n - 1] == '\n')
-		r->line[n - 1] = '\0';
-	return maps_parse_line(r->line, m) < 0 ? -EPROTO : 1;
 }
 
 void maps_close(struct maps_reader *r)
 {
-	if (r->f)
-		fclose(r->f);
-	free(r->line);
+	free(r->buf);
 	memset(r, 0, sizeof(*r));
 }

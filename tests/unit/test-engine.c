@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "internal.h"
@@ -125,6 +127,35 @@ static void maps_bad_lines(void **state)
 	assert_int_equal(maps_parse_line(b4, &m), -EINVAL);
 }
 
+/* Readers of one maps fd nest: each keeps its own offset. */
+static void maps_readers_nest(void **state)
+{
+	struct maps_reader outer, inner;
+	struct pmscan_mapping m;
+	int fd = open("/proc/self/maps", O_RDONLY), n_outer = 0, n_inner = 0, n_alone = 0;
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(maps_open(&outer, fd), 0);
+	while (maps_next(&outer, &m) > 0)
+		n_alone++;
+	maps_close(&outer);
+	assert_int_equal(maps_open(&outer, fd), 0);
+	assert_int_equal(maps_next(&outer, &m), 1);
+	n_outer = 1;
+	assert_int_equal(maps_open(&inner, fd), 0);
+	while (maps_next(&inner, &m) > 0)
+		n_inner++;
+	maps_close(&inner);
+	while (maps_next(&outer, &m) > 0)
+		n_outer++;
+	maps_close(&outer);
+	close(fd);
+	assert_true(n_alone > 5);
+	/* The process may map a little between readings; never lose the rest. */
+	assert_true(n_outer >= n_alone - 2);
+	assert_true(n_inner >= n_alone - 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +164,7 @@ int main(void)
 		cmocka_unit_test(emit_error_propagates),
 		cmocka_unit_test(maps_lines),
 		cmocka_unit_test(maps_bad_lines),
+		cmocka_unit_test(maps_readers_nest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
