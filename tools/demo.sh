@@ -1,7 +1,8 @@
 #!/bin/bash
-# Sets up pmscan and shows its main job on a live process: a program that
-# tracks its own memory writes a few pages at a time, and pmscan reports
-# exactly what it wrote since the last call, resetting as it goes.
+# Sets up pmscan and shows its main job on a live process that never asked
+# for it: pmscan arms write tracking in it, then reports exactly what it
+# wrote since the last call, resetting as it goes; then a few seconds of
+# the live write-rate view, and disarming.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
@@ -15,24 +16,25 @@ tpid=$!
 exec 3>"$work/in" 4<"$work/out"
 say() { echo "$*" >&3; read -r reply <&4; }
 show() { echo; echo "\$ $*"; "$@"; }
+P=src/cli/pmscan
 
 say map buf 4096 anon
 buf=${reply#ok }
-say track buf
-page=$(getconf PAGESIZE)
 range=$(printf '0x%x+16M' $((buf)))
-echo "demo: process $tpid maps 16 MiB at $buf and tracks its writes (userfaultfd async write-protect)."
-
+echo "demo: process $tpid maps 16 MiB at $buf; nothing in it tracks writes."
+show $P --arm -p "$tpid"
 say write buf 0 1 100
-echo "demo: it writes pages 0-99 of the buffer"
-show src/cli/pmscan -p "$tpid" --written --wp --range="$range"
+echo; echo "demo: it writes pages 0-99 of the buffer"
+show $P -p "$tpid" --written --wp --range="$range"
 say write buf 1000 8 6
 echo; echo "demo: it writes 6 pages, 8 apart, from page 1000; only those are new"
-show src/cli/pmscan -p "$tpid" --written --wp --range="$range"
-show src/cli/pmscan -p "$tpid" --written --wp --range="$range"
+show $P -p "$tpid" --written --wp --range="$range"
+show $P -p "$tpid" --written --wp --range="$range"
 say write buf 2000 1 3
-echo; echo "demo: the same answer as JSON, and one address per page"
-show src/cli/pmscan -p "$tpid" --written --json --range="$range"
-show src/cli/pmscan -p "$tpid" --written --wp --addresses --range="$range"
-echo; echo "demo: the whole process, per mapping (only the buffer is tracked, so pmscan warns)"
-show src/cli/pmscan -p "$tpid" --written --summary
+echo; echo "demo: the same question as JSON, and one address per page"
+show $P -p "$tpid" --written --json --range="$range"
+show $P -p "$tpid" --written --wp --addresses --range="$range"
+echo; echo "demo: a thread now writes 50 pages every 100 ms; the live view, 3 intervals"
+say ticker buf 50 100
+show $P --watch=1 --count=3 -p "$tpid"
+show $P --disarm -p "$tpid"

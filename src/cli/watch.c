@@ -552,6 +552,10 @@ int watch_main(const struct options *o)
 			warnx("process %d: %s", (int)w.pid, strerror(errno));
 			return EXIT_SCAN_FAILED;
 		}
+		for (size_t i = 0; i < w.nlabels; i++)
+			w.labels[i].total = 0;
+		free(w.seen.t);
+		memset(&w.seen, 0, sizeof(w.seen));
 		pidfd = pidfd_open(w.pid, 0);
 	}
 	if (o->command)
