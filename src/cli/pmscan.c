@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const category_help[PMSCAN_NCATEGORIES] = {
@@ -49,22 +50,15 @@ static bool have_cap(cap_value_t cap)
 	return v == CAP_SET;
 }
 
-/* The real uid of pid from /proc/PID/status, or -1. */
+/* Who owns pid (the owner of /proc/PID: its uid, or root when it is not
+   dumpable), or -1. */
 static long process_uid(pid_t pid)
 {
-	char path[64], line[256];
-	long uid = -1;
-	FILE *f;
+	char path[64];
+	struct stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Uid: %ld", &uid) == 1)
-			break;
-	fclose(f);
-	return uid;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return stat(path, &st) == 0 ? (long)st.st_uid : -1;
 }
 
 /* Why ptrace-level access to pid was refused, for a message. */

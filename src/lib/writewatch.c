@@ -210,16 +210,23 @@ PMSCAN_EXPORT int pmscan_ww_watch(struct pmscan_ww *ww, void *addr, size_t len)
 	return 0;
 }
 
+/* [start, end) of a range that must lie wholly inside watched memory. */
+static int watched_span(const struct pmscan_ww *ww, const void *addr, size_t len,
+			uint64_t *start, uint64_t *end)
+{
+	if (!ww)
+		return set_errno(EINVAL);
+	if (span(addr, len, start, end) < 0)
+		return -1;
+	return covered(ww, *start, *end) ? 0 : set_errno(EINVAL);
+}
+
 PMSCAN_EXPORT int pmscan_ww_unwatch(struct pmscan_ww *ww, void *addr, size_t len)
 {
 	uint64_t start, end;
 
-	if (!ww)
-		return set_errno(EINVAL);
-	if (span(addr, len, &start, &end) < 0)
+	if (watched_span(ww, addr, len, &start, &end) < 0)
 		return -1;
-	if (!covered(ww, start, end))
-		return set_errno(EINVAL);
 	struct uffdio_range range = { start, end - start };
 	if (ioctl(ww->uffd, UFFDIO_UNREGISTER, &range) < 0)
 		return -1;
@@ -230,12 +237,8 @@ PMSCAN_EXPORT int pmscan_ww_reset(struct pmscan_ww *ww, void *base, size_t size)
 {
 	uint64_t start, end;
 
-	if (!ww)
-		return set_errno(EINVAL);
-	if (span(base, size, &start, &end) < 0)
+	if (watched_span(ww, base, size, &start, &end) < 0)
 		return -1;
-	if (!covered(ww, start, end))
-		return set_errno(EINVAL);
 	return reset_span(ww, start, end);
 }
 
@@ -248,12 +251,10 @@ PMSCAN_EXPORT int pmscan_ww_get(struct pmscan_ww *ww, unsigned flags, void *base
 
 	if (!addresses || !count || !granularity)
 		return set_errno(EFAULT);
-	if (!ww || *count == 0 || (flags & ~PMSCAN_WW_RESET))
+	if (*count == 0 || (flags & ~PMSCAN_WW_RESET))
 		return set_errno(EINVAL);
-	if (span(base, size, &start, &end) < 0)
+	if (watched_span(ww, base, size, &start, &end) < 0)
 		return -1;
-	if (!covered(ww, start, end))
-		return set_errno(EINVAL);
 	max = *count;
 
 	uint64_t pos = start;

@@ -110,18 +110,12 @@ else
 fi
 
 # A zombie cannot be armed.
-bash -c 'sleep 0.5 & echo $! $$; exec sleep 60' >"$WORK/zombie" &
-zparent=$!
-for ((i = 0; i < 50; i++)); do
-	read -r zpid _ 2>/dev/null <"$WORK/zombie" && grep -q '^State:.*Z' "/proc/$zpid/status" 2>/dev/null && break
-	sleep 0.1
-done
-if grep -q '^State:.*Z' "/proc/${zpid:-0}/status" 2>/dev/null; then
-	expect_exit 1 "--arm on a zombie" "process $zpid has exited" --arm -p "$zpid"
+if make_zombie; then
+	expect_exit 1 "--arm on a zombie" "process $ZOMBIE has exited" --arm -p "$ZOMBIE"
 else
 	skip "--arm on a zombie" "could not make a zombie process in 5 s"
 fi
-kill "$zparent"; wait "$zparent" 2>/dev/null
+end_zombie
 
 # A target that exits while being armed: many mappings make arming long
 # enough to kill the target in the middle of it.

@@ -44,20 +44,12 @@ sh -c 'exit 0' &
 gone=$!
 wait $gone
 expect_exit 1 "no such process" "no such process: $gone" -p $gone --written
-# A zombie: a child whose parent (exec'd into sleep) never reaps it.
-bash -c 'sleep 0.5 & echo $! $$; exec sleep 60' >"$WORK/zombie" &
-zombie_parent=$!
-for ((i = 0; i < 50; i++)); do
-	read -r zpid _ 2>/dev/null <"$WORK/zombie" && grep -q '^State:.*Z' "/proc/$zpid/status" 2>/dev/null && break
-	sleep 0.1
-done
-if grep -q '^State:.*Z' "/proc/${zpid:-0}/status" 2>/dev/null; then
-	expect_exit 1 "a zombie" "process $zpid has exited" -p "$zpid" --written
+if make_zombie; then
+	expect_exit 1 "a zombie" "process $ZOMBIE has exited" -p "$ZOMBIE" --written
 else
 	skip "a zombie" "could not make a zombie process in 5 s"
 fi
-kill "$zombie_parent" 2>/dev/null
-wait "$zombie_parent" 2>/dev/null
+end_zombie
 
 # Write errors on stdout.
 "$PMSCAN" -p "$T_PID" --written --range="$RA" >/dev/full 2>"$WORK/err"

@@ -164,3 +164,23 @@ kernel_knows() {
 succeeded_empty() { [ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]; }
 parses() { [ "$RC" -eq 0 ] && jq -e . "$1" >/dev/null 2>&1; }
 matches() { [[ $1 =~ $2 ]]; }
+
+# make_zombie: a process that exited and is never reaped (its parent exec'd
+# into sleep), in ZOMBIE; fails if none appears in 5 s. end_zombie reaps it.
+make_zombie() {
+	local i
+	bash -c 'sleep 0.5 & echo $! $$; exec sleep 60' >"$WORK/zombie" &
+	ZOMBIE_PARENT=$!
+	ZOMBIE=
+	for ((i = 0; i < 50; i++)); do
+		read -r ZOMBIE _ 2>/dev/null <"$WORK/zombie" &&
+			grep -q '^State:.*Z' "/proc/$ZOMBIE/status" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+end_zombie() {
+	kill "$ZOMBIE_PARENT" 2>/dev/null
+	wait "$ZOMBIE_PARENT" 2>/dev/null
+}
