@@ -23,16 +23,12 @@ enum {
 
 enum out_mode { MODE_REGIONS, MODE_ADDRESSES, MODE_SUMMARY };
 
-struct cli_range {
-	uint64_t start, end;
-};
-
 /* Every option in one place; filled by options.c. */
 struct options {
 	pid_t pid;
 	uint64_t require, anyof, exclude, ret;
 	bool ret_set;
-	struct cli_range *ranges;
+	struct pmscan_range *ranges;
 	size_t nranges;
 	uint64_t max_pages;
 	bool wp;
@@ -59,7 +55,7 @@ void free_options(struct options *o);
 int parse_u64(const char *s, uint64_t *out);
 int parse_size(const char *s, uint64_t *out);
 /* *rounded is set when the bounds had to be widened to whole pages. */
-int parse_range(const char *s, uint64_t page_size, struct cli_range *r, bool *rounded);
+int parse_range(const char *s, uint64_t page_size, struct pmscan_range *r, bool *rounded);
 int parse_pid(const char *s, pid_t *out);
 /* "4K", "1.5M", ... into buf (at least 16 bytes). */
 void format_size(uint64_t bytes, char *buf, size_t len);

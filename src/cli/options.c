@@ -152,7 +152,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SOFT_DIRTY: o->require |= PMSCAN_SOFT_DIRTY; break;
 	case OPT_GUARD: o->require |= PMSCAN_GUARD; break;
 	case 'r': {
-		struct cli_range r;
+		struct pmscan_range r;
 		bool rounded;
 		if (parse_range(arg, ps->page_size, &r, &rounded))
 			argp_error(state, "invalid range '%s'", arg);
@@ -160,7 +160,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			fprintf(stderr, "%s: range '%s' rounded out to whole pages: 0x%llx-0x%llx\n",
 				program_invocation_short_name, arg,
 				(unsigned long long)r.start, (unsigned long long)r.end);
-		struct cli_range *n = realloc(o->ranges, (o->nranges + 1) * sizeof(*n));
+		struct pmscan_range *n = realloc(o->ranges, (o->nranges + 1) * sizeof(*n));
 		if (!n)
 			argp_failure(state, EXIT_SCAN_FAILED, errno, "out of memory");
 		o->ranges = n;

@@ -89,7 +89,7 @@ static int parse_hex_addr(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-int parse_range(const char *s, uint64_t page_size, struct cli_range *r, bool *rounded)
+int parse_range(const char *s, uint64_t page_size, struct pmscan_range *r, bool *rounded)
 {
 	const char *sep = strpbrk(s, "-+");
 	uint64_t start, end, len;

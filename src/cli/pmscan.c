@@ -218,22 +218,11 @@ static int arm_failed(const struct options *o, struct pmscan_target *t, const ch
 
 static int arm(const struct options *o, struct pmscan_target *t)
 {
-	uint64_t (*ranges)[2] = NULL;
 	struct pmscan_arm_stats st;
 	char size[16];
 	int r;
 
-	if (o->nranges) {
-		ranges = calloc(o->nranges, sizeof(*ranges));
-		if (!ranges)
-			err(EXIT_SCAN_FAILED, "out of memory");
-		for (size_t i = 0; i < o->nranges; i++) {
-			ranges[i][0] = o->ranges[i].start;
-			ranges[i][1] = o->ranges[i].end;
-		}
-	}
-	r = pmscan_arm(t, (const uint64_t (*)[2])ranges, o->nranges, print_skip, NULL, &st);
-	free(ranges);
+	r = pmscan_arm(t, o->ranges, o->nranges, print_skip, NULL, &st);
 	if (r < 0)
 		return arm_failed(o, t, "arm", errno);
 	if (r == 0) {
@@ -265,19 +254,10 @@ static int disarm(const struct options *o, struct pmscan_target *t)
    here only weakens the answer, so it is a warning. */
 static void rearm(const struct options *o, struct pmscan_target *t)
 {
-	uint64_t (*ranges)[2] = calloc(o->nranges ? o->nranges : 1, sizeof(*ranges));
-
-	if (!ranges)
-		return;
-	for (size_t i = 0; i < o->nranges; i++) {
-		ranges[i][0] = o->ranges[i].start;
-		ranges[i][1] = o->ranges[i].end;
-	}
-	if (pmscan_rearm(t, (const uint64_t (*)[2])ranges, o->nranges, 0, NULL, NULL, NULL) < 0)
+	if (pmscan_rearm(t, o->ranges, o->nranges, 0, NULL, NULL, NULL) < 0)
 		warnx("warning: cannot register the new mappings of process %d: %s%s%s",
 		      (int)o->pid, pmscan_target_error(t), pmscan_target_error(t)[0] ? ": " : "",
 		      strerror(errno));
-	free(ranges);
 }
 
 static const struct sink *pick_sink(const struct options *o)

@@ -199,19 +199,9 @@ static int new_scan(struct watch *w)
 
 static void rearm(struct watch *w)
 {
-	uint64_t (*ranges)[2] = calloc(w->o->nranges + 1, sizeof(*ranges));
-
-	if (!ranges)
-		return;
-	for (size_t i = 0; i < w->o->nranges; i++) {
-		ranges[i][0] = w->o->ranges[i].start;
-		ranges[i][1] = w->o->ranges[i].end;
-	}
 	/* New mappings: protected at once; what they already hold counts as
 	   written in this interval (it was written since the watch began). */
-	pmscan_rearm(w->t, (const uint64_t (*)[2])ranges, w->o->nranges, PMSCAN_REARM_PROTECT,
-		     on_new_region, w, NULL);
-	free(ranges);
+	pmscan_rearm(w->t, w->o->ranges, w->o->nranges, PMSCAN_REARM_PROTECT, on_new_region, w, NULL);
 }
 
 /* One scan with reset. 0, or -errno (ESRCH: the process is gone). */

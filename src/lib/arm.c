@@ -406,19 +406,19 @@ static int protect(struct pmscan_target *t, uint64_t start, uint64_t end)
 	return pagemap_ioctl(t->pagemap_fd, &a) < 0 ? -errno : 0;
 }
 
-static bool in_ranges(const struct pmscan_mapping *m, const uint64_t (*ranges)[2], size_t n)
+static bool in_ranges(const struct pmscan_mapping *m, const struct pmscan_range *ranges, size_t n)
 {
 	if (!n)
 		return true;
 	for (size_t i = 0; i < n; i++)
-		if (ranges[i][0] < m->end && ranges[i][1] > m->start)
+		if (ranges[i].start < m->end && ranges[i].end > m->start)
 			return true;
 	return false;
 }
 
 /* Register every untracked mapping (in ranges); write-protect them when
    protect_new. Untrackable ones go to on_skip. */
-static int register_all(struct pmscan_target *t, int uffd, const uint64_t (*ranges)[2], size_t n,
+static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_range *ranges, size_t n,
 			bool protect_new, pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st)
 {
 	struct maps_reader mr;
@@ -468,7 +468,7 @@ static int get_tracker_copy(struct pmscan_target *t, int fd)
 	return copy;
 }
 
-PMSCAN_EXPORT int pmscan_arm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
+PMSCAN_EXPORT int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 			     pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st)
 {
 	uint64_t args[6] = { O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY };
@@ -594,7 +594,7 @@ static int uffd_protect(int uffd, const struct pmscan_mapping *m)
 	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 ? -errno : 0;
 }
 
-PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
+PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 			       unsigned flags, pmscan_region_fn on_written, void *arg,
 			       struct pmscan_arm_stats *st)
 {

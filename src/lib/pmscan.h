@@ -234,6 +234,11 @@ const struct pmscan_mapping *pmscan_scan_failed_mapping(const struct pmscan_scan
  * x86_64 only for now.
  */
 
+/* An address range [start, end). */
+struct pmscan_range {
+	uint64_t start, end;
+};
+
 /* Why a mapping was not tracked, for each one arming leaves out. */
 typedef void (*pmscan_skip_fn)(const struct pmscan_mapping *m, const char *why, void *arg);
 
@@ -250,7 +255,7 @@ int pmscan_tracker_fd(const struct pmscan_target *t);
 
 /*
  * Arm the process: create the tracker in it, register every mapping that
- * can be tracked (only those meeting ranges[i] = {start, end} when nranges
+ * can be tracked (only those meeting ranges[i] when nranges
  * > 0) and write-protect them, so that right after, nothing reads as
  * written. Mappings that cannot be tracked are passed to on_skip (may be
  * NULL). Returns 1 when armed now, 0 when it already was (nothing done), -1
@@ -260,7 +265,7 @@ int pmscan_tracker_fd(const struct pmscan_target *t);
  * native 64-bit process. pmscan_target_error() then says which step failed.
  * st (may be NULL) receives counts.
  */
-int pmscan_arm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
+int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 	       pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st);
 
 /* Flag for pmscan_rearm: write-protect the new mappings at once. */
@@ -276,7 +281,7 @@ int pmscan_arm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nran
  * already hold written data (anonymous pages, not the zero page, present or
  * swapped). Returns 1 done, 0 not armed, -1 on error.
  */
-int pmscan_rearm(struct pmscan_target *t, const uint64_t (*ranges)[2], size_t nranges,
+int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 		 unsigned flags, pmscan_region_fn on_written, void *arg,
 		 struct pmscan_arm_stats *st);
 

@@ -12,7 +12,7 @@
 
 static void ranges(void **state)
 {
-	struct cli_range r;
+	struct pmscan_range r;
 	bool rounded;
 	(void)state;
 	assert_int_equal(parse_range("7f0000000000-7f0000002000", PS, &r, &rounded), 0);
@@ -34,7 +34,7 @@ static void ranges(void **state)
 
 static void ranges_rounded(void **state)
 {
-	struct cli_range r;
+	struct pmscan_range r;
 	bool rounded;
 	(void)state;
 	assert_int_equal(parse_range("0x1001-0x2fff", PS, &r, &rounded), 0);
@@ -48,7 +48,7 @@ static void ranges_rounded(void **state)
 
 static void ranges_bad(void **state)
 {
-	struct cli_range r;
+	struct pmscan_range r;
 	bool rounded;
 	const char *bad[] = {
 		"", "zzz", "0x1000", "0x2000-0x1000", "0x1000-0x1000", "-0x1000", "0x1000-",
