@@ -87,8 +87,8 @@ check "launched command: the summary has its exit status" \
 	[ "$(grep -v '^ok' "$WORK/out" | tail -n 1 | jq .exit_status)" = 7 ]
 "$PMSCAN" --watch -- sh -c 'kill -TERM $$' >"$WORK/out" 2>"$WORK/err"
 check "launched command killed by a signal: 128+signal" [ $? -eq 143 ]
-expect_exit 127 "a command that does not exist: 127" "cannot run 'no-such-command-pmscan'" \
-	--watch -- no-such-command-pmscan
+expect_exit 127 "a command that does not exist: 127" "cannot run '/nonexistent/pmscan-no-such-command'" \
+	--watch -- /nonexistent/pmscan-no-such-command
 expect_exit 2 "--watch with both -p and a command" "either -p PID or -- COMMAND" --watch -p 1 -- true
 expect_exit 2 "--watch with a selection" "--watch takes only" --watch -p 1 --present
 expect_exit 2 "--watch=0" "invalid interval '0'" --watch=0 -p 1
