@@ -63,7 +63,7 @@ static const struct argp_option option_table[] = {
 	{ "count", OPT_COUNT, "N", 0, "stop --watch after N intervals", 4 },
 
 	{ NULL, 0, NULL, 0, "Output:", 5 },
-	{ "json", 'j', NULL, 0, "one JSON document (regions, or with --summary the summary)", 5 },
+	{ "json", 'j', NULL, 0, "JSON: one document (regions, or with --summary the summary); with --watch one object per interval", 5 },
 	{ "addresses", 'a', NULL, 0, "one page address per line", 5 },
 	{ "summary", 's', NULL, 0, "pages per category per mapping, no region list", 5 },
 	{ "noheadings", 'n', NULL, 0, "no header line and no totals line (text output)", 5 },
