@@ -40,6 +40,15 @@ int maps_next(struct maps_reader *r, struct pmscan_mapping *m);
 void maps_close(struct maps_reader *r);
 int maps_parse_line(char *line, struct pmscan_mapping *m);
 
+/* ranges.c: a set of ranges, sorted and coalesced by range_set_normalize */
+struct range_set {
+	struct pmscan_range *r;
+	size_t n, cap;
+};
+int range_set_add(struct range_set *rs, uint64_t start, uint64_t end);
+void range_set_normalize(struct range_set *rs);
+void range_set_free(struct range_set *rs);
+
 /* scan.c: the merger, exposed for unit tests */
 struct merger {
 	struct pmscan_region pending;

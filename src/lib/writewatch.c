@@ -17,15 +17,10 @@
 
 #define WW_VEC 512
 
-struct ww_range {
-	uint64_t start, end;
-};
-
 struct pmscan_ww {
 	int uffd;
 	int pagemap_fd;
-	struct ww_range *ranges;	/* sorted, disjoint, not adjacent */
-	size_t n, cap;
+	struct range_set watched;	/* normalized: sorted, disjoint, not touching */
 };
 
 static int set_errno(int e)
@@ -81,7 +76,7 @@ PMSCAN_EXPORT void pmscan_ww_close(struct pmscan_ww *ww)
 		close(ww->uffd);
 	if (ww->pagemap_fd >= 0)
 		close(ww->pagemap_fd);
-	free(ww->ranges);
+	range_set_free(&ww->watched);
 	free(ww);
 }
 
@@ -100,59 +95,37 @@ static int span(const void *addr, size_t len, uint64_t *start, uint64_t *end)
 
 static bool covered(const struct pmscan_ww *ww, uint64_t start, uint64_t end)
 {
-	for (size_t i = 0; i < ww->n; i++)
-		if (ww->ranges[i].start <= start && end <= ww->ranges[i].end)
+	for (size_t i = 0; i < ww->watched.n; i++)
+		if (ww->watched.r[i].start <= start && end <= ww->watched.r[i].end)
 			return true;
 	return false;
 }
 
 static int add_range(struct pmscan_ww *ww, uint64_t start, uint64_t end)
 {
-	size_t i, j;
-
-	if (ww->n == ww->cap) {
-		size_t cap = ww->cap ? ww->cap * 2 : 8;
-		struct ww_range *r = realloc(ww->ranges, cap * sizeof(*r));
-		if (!r)
-			return -1;
-		ww->ranges = r;
-		ww->cap = cap;
-	}
-	/* Insert in order, then absorb every range it touches. */
-	for (i = 0; i < ww->n && ww->ranges[i].end < start; i++)
-		;
-	for (j = i; j < ww->n && ww->ranges[j].start <= end; j++) {
-		if (ww->ranges[j].start < start)
-			start = ww->ranges[j].start;
-		if (ww->ranges[j].end > end)
-			end = ww->ranges[j].end;
-	}
-	memmove(ww->ranges + i + 1, ww->ranges + j, (ww->n - j) * sizeof(*ww->ranges));
-	ww->ranges[i] = (struct ww_range){ start, end };
-	ww->n = ww->n - (j - i) + 1;
+	if (range_set_add(&ww->watched, start, end) < 0)
+		return -1;
+	range_set_normalize(&ww->watched);
 	return 0;
 }
 
 /* Cut [start, end), wholly inside one range, out of the set. */
 static int remove_range(struct pmscan_ww *ww, uint64_t start, uint64_t end)
 {
-	for (size_t i = 0; i < ww->n; i++) {
-		struct ww_range *r = &ww->ranges[i];
+	for (size_t i = 0; i < ww->watched.n; i++) {
+		struct pmscan_range *r = &ww->watched.r[i];
 		if (!(r->start <= start && end <= r->end))
 			continue;
-		if (r->start < start && end < r->end) {
-			uint64_t tail = r->end;
-			r->end = start;
-			return add_range(ww, end, tail);
-		}
-		if (r->start < start)
-			r->end = start;
-		else if (end < r->end)
-			r->start = end;
-		else {
-			memmove(r, r + 1, (ww->n - i - 1) * sizeof(*r));
-			ww->n--;
-		}
+		uint64_t tail = r->end;
+		r->end = start;		/* may leave it empty: dropped below */
+		if (end < tail && range_set_add(&ww->watched, end, tail) < 0)
+			return -1;
+		size_t n = 0;
+		for (size_t j = 0; j < ww->watched.n; j++)
+			if (ww->watched.r[j].start < ww->watched.r[j].end)
+				ww->watched.r[n++] = ww->watched.r[j];
+		ww->watched.n = n;
+		range_set_normalize(&ww->watched);
 		return 0;
 	}
 	return set_errno(EINVAL);
