@@ -13,17 +13,12 @@
 /* Entries per PAGEMAP_SCAN call; the kernel copies out 512 at a time. */
 #define VEC_LEN 4096
 
-struct range {
-	uint64_t start, end;
-};
-
 struct pmscan_scan {
 	struct pmscan_target *t;
 	uint64_t require, anyof, exclude, ret;
 	uint64_t max_pages;
 	unsigned flags;
-	struct range *ranges;
-	size_t nranges, cap;
+	struct range_set rs;	/* requested ranges; none: the whole process */
 	pmscan_mapping_fn on_mapping;
 	pmscan_region_fn on_region;
 	void *arg;
@@ -102,7 +97,7 @@ PMSCAN_EXPORT void pmscan_scan_free(struct pmscan_scan *s)
 	if (!s)
 		return;
 	free(s->vec);
-	free(s->ranges);
+	range_set_free(&s->rs);
 	free(s->failed_name);
 	free(s);
 }
@@ -159,16 +154,7 @@ PMSCAN_EXPORT int pmscan_scan_add_range(struct pmscan_scan *s, uint64_t start, u
 		errno = EINVAL;
 		return -1;
 	}
-	if (s->nranges == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct range *n = realloc(s->ranges, cap * sizeof(*n));
-		if (!n)
-			return -1;
-		s->ranges = n;
-		s->cap = cap;
-	}
-	s->ranges[s->nranges++] = (struct range){ start, end };
-	return 0;
+	return range_set_add(&s->rs, start, end);
 }
 
 PMSCAN_EXPORT void pmscan_scan_set_callbacks(struct pmscan_scan *s, pmscan_mapping_fn on_mapping,
@@ -187,31 +173,6 @@ PMSCAN_EXPORT void pmscan_scan_get_stats(const struct pmscan_scan *s, struct pms
 PMSCAN_EXPORT const struct pmscan_mapping *pmscan_scan_failed_mapping(const struct pmscan_scan *s)
 {
 	return s->has_failed ? &s->failed : NULL;
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* Sort and coalesce, so overlapping ranges are scanned once. */
-static void normalize_ranges(struct pmscan_scan *s)
-{
-	size_t n = 0;
-
-	if (!s->nranges)
-		return;
-	qsort(s->ranges, s->nranges, sizeof(*s->ranges), cmp_range);
-	for (size_t i = 1; i < s->nranges; i++) {
-		if (s->ranges[i].start <= s->ranges[n].end) {
-			if (s->ranges[i].end > s->ranges[n].end)
-				s->ranges[n].end = s->ranges[i].end;
-		} else
-			s->ranges[++n] = s->ranges[i];
-	}
-	s->nranges = n + 1;
 }
 
 /* ---- running ---------------------------------------------------------- */
@@ -272,13 +233,13 @@ static int walk_next_mapping(struct pmscan_scan *s, struct walk *w)
 			return r;
 		if (skip_mapping(&w->m))
 			continue;
-		if (!s->nranges)
+		if (!s->rs.n)
 			return 1;
-		while (w->ri < s->nranges && s->ranges[w->ri].end <= w->m.start)
+		while (w->ri < s->rs.n && s->rs.r[w->ri].end <= w->m.start)
 			w->ri++;
-		if (w->ri == s->nranges)
+		if (w->ri == s->rs.n)
 			return 0;
-		if (s->ranges[w->ri].start < w->m.end)
+		if (s->rs.r[w->ri].start < w->m.end)
 			return 1;
 	}
 }
@@ -395,7 +356,7 @@ static int run(struct pmscan_scan *s)
 		return -errno;
 	if (requested_categories(s) & ~pmscan_kernel_categories())
 		return -ENOTSUP;
-	normalize_ranges(s);
+	range_set_normalize(&s->rs);
 	s->budget_left = s->max_pages;
 
 	if (s->flags & PMSCAN_SCAN_CHECK_WPASYNC) {
@@ -431,11 +392,11 @@ static int run(struct pmscan_scan *s)
 		size_t i = w.ri;
 		do {
 			uint64_t a = m->start, b = m->end;
-			if (s->nranges) {
-				if (s->ranges[i].start > a)
-					a = s->ranges[i].start;
-				if (s->ranges[i].end < b)
-					b = s->ranges[i].end;
+			if (s->rs.n) {
+				if (s->rs.r[i].start > a)
+					a = s->rs.r[i].start;
+				if (s->rs.r[i].end < b)
+					b = s->rs.r[i].end;
 			}
 			if (a < b) {
 				r = scan_piece(s, &mg, m, a, b, &stop);
@@ -443,14 +404,15 @@ static int run(struct pmscan_scan *s)
 					break;
 			}
 			i++;
-		} while (!stop && i < s->nranges && s->ranges[i].start < m->end);
+		} while (!stop && i < s->rs.n && s->rs.r[i].start < m->end);
 		if (r)
 			break;
 		/* Regions never merge across mappings. */
 		if ((r = merger_flush(&mg)) != 0)
 			break;
 	}
-	if (r < 0 && !s->has_failed)
+	/* w.m is a mapping only once maps_next has filled one. */
+	if (r < 0 && !s->has_failed && w.m.name)
 		remember_failed(s, &w.m);
 	maps_close(&w.mr);
 	if (r == 0)
