@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What write tracking costs the tracked process: the time of a first write
  * to a page after a reset (one write-protect fault) against a write to an

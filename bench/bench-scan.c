@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Benchmark helpers: the references pmscan is measured against, and a timer.
  *

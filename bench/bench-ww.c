@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The write-watch API against the classic emulation of GetWriteWatch
  * (mprotect the region read-only, catch SIGSEGV, unprotect the page and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Times pmscan against a bare PAGEMAP_SCAN loop and a /proc/PID/pagemap
 # reader answering the same question on the same 4 GiB target, alternating
 # runs, and prints median times, ratios and pmscan's peak RSS.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The slowdown pmscan --watch=1 causes a memory-writing benchmark: the same
 # run (bench-scan writer: one byte per page over 256 MiB, round after round,
 # for 5 s) unwatched and under the watch, alternating, 3 runs each.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * GetWriteWatch/ResetWriteWatch emulation with libpmscan: watch a buffer,
  * write some pages, ask which ones were written, resetting them.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sets up and runs the whole test suite twice: a plain build, and one under
 # AddressSanitizer + UndefinedBehaviorSanitizer. Ends with "N passed, N failed".
 set -uo pipefail

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sets up pmscan and shows its main job on a live process that never asked
 # for it: pmscan arms write tracking in it, then reports exactly what it
 # wrote since the last call, resetting as it goes; then a few seconds of

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs what a fresh Debian 12 machine lacks for building and testing
 # pmscan, then builds it in the source tree. Idempotent.
 set -euo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Formatting helpers every sink uses. The region path runs once per region
  * or page, so numbers are formatted by hand rather than through printf.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * JSON sinks, streamed: the document is written as the regions arrive, so
  * memory stays flat however many there are. Keys are fixed; addresses are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Summary sinks: pages per category per mapping, no region list. Regions
  * arrive mapping by mapping, so one mapping's counts are held at a time.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Text sinks: the region table (aligned on a terminal, single-spaced
  * otherwise so awk splits it cleanly) and the page address list.

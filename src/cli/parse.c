@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Parsers for command-line values: pids, counts, sizes, address ranges.
  * Pure functions, so tests/unit can check them without a process.

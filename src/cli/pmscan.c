@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pmscan: report the page states of a process (PAGEMAP_SCAN).
  * main() wires options, target, scan request and sink together, and is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pmscan --watch: a process's write rate and written working set, live.
  * Every interval it scans the written pages with reset, counts them per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Arming: write tracking in a process that never asked for it. The target
  * itself must create the userfaultfd (a uffd registers only its creator's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Syscall injection for architectures pmscan does not support yet: arming
  * fails with ENOTSUP, everything else works.

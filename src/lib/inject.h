@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The architecture-specific part of running one system call inside another
  * process: registers, the syscall instruction, syscall restart. arm.c does

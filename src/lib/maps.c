@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * A streaming reader of /proc/PID/maps: one mapping at a time, so memory
  * does not depend on how many mappings the target has.

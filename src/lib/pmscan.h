@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * pmscan.h - libpmscan, page-state scanning and write tracking of Linux
  * processes through the kernel's PAGEMAP_SCAN ioctl (Linux 6.7+).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * A set of address ranges: appended to, then sorted and coalesced, so that
  * overlapping or touching ranges become one. The scan engine's --range list

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The scan engine: PAGEMAP_SCAN over each mapping that meets the requested
  * ranges, batch after batch, merging regions across batches and handing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Opening a target process: pidfd first, then its /proc files, then a check
  * through the pidfd that the process those files belong to is still the one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Kernel interface definitions pmscan needs, for systems whose headers
  * predate them (Debian 12 ships 6.1 headers; PAGEMAP_SCAN arrived in 6.7).

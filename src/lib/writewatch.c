@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The write-watch API: Win32 GetWriteWatch/ResetWriteWatch semantics over
  * the calling process's own memory, for ports, garbage collectors and

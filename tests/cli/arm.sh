@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --arm and --disarm on a process that never asked for tracking, while four
 # of its threads write and verify their own memory and its main thread is
 # blocked in read(2); new mappings after arming; 30 arm/disarm cycles;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every error path with its exit code and its one-line message; the
 # untracked-mapping warning and --check-wpasync; permissions as an
 # ordinary user; targets that are gone, zombies, or exit mid-scan.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # libpmscan as installed: make install into a temporary root, then build the
 # example against it with pkg-config alone and run it; only pmscan_* symbols
 # are exported; headers and man pages are in place.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by the CLI tests: TAP output, a work directory, and a target
 # process driven through two FIFOs (see tests/helpers/target.c).
 # Exit 77 would skip a whole script; single checks skip with a reason.

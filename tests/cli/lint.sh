@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every long option --help shows is documented in the man page and offered by
 # both completions; every category name too; the man page renders cleanly.
 . "$TESTS_SRCDIR/cli/lib.sh"

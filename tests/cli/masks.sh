@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every selection option against a direct PAGEMAP_SCAN (tests/helpers/rawscan)
 # on the same target, and file-backed, zero-page and THP memory against
 # what the target did.

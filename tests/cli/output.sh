@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The output formats: JSON parses and agrees with the text table and the
 # address list; the summary; the aligned table on a terminal; --noheadings.
 . "$TESTS_SRCDIR/cli/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # pmscan --watch: per-interval counts and the distinct count against a
 # target writing a fixed number of pages per 100 ms; a launched command's
 # pages and exit status; Ctrl-C; the target exiting; the terminal display.

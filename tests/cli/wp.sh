@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --wp resets exactly what it reported; --max-pages with and without --wp;
 # --range limits both the scan and the reset.
 . "$TESTS_SRCDIR/cli/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Written pages in a tracked area, page by page against what the target did:
 # patterns large enough that one scan takes many PAGEMAP_SCAN batches, both
 # kernel mask shapes (fast path and generic path), merging, dense and empty.

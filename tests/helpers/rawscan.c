@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The reference the tests hold pmscan to: one bare PAGEMAP_SCAN loop over
  * [START, END) of PID with the masks exactly as given, one region per call

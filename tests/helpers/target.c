@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A target process for the tests. It reads commands on stdin, one per line,
  * and answers each with one line on stdout: "ok [values]" or "err reason".

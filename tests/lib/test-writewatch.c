@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The write-watch API against its contract (pmscan.h), in this process, on
  * the real kernel: GetWriteWatch/ResetWriteWatch semantics, errors that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Category names, lists and formatting: no process needed. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Engine pieces that need no target: region merging, maps lines. */
 #include <stdarg.h>
 #include <stddef.h>

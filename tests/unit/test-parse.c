@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Command-line value parsers: ranges, sizes, pids, human sizes. */
 #include <stdarg.h>
 #include <stddef.h>
