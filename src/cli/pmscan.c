@@ -335,12 +335,53 @@ static int scan(const struct options *o, struct pmscan_target *t)
 	return status;
 }
 
+/*
+ * Flush and close stdout once: 0, the errno of a failed flush or close, or -1
+ * when an earlier write failed for a reason the stream no longer knows.
+ * Output that never reached its destination is a failure.
+ */
+static int finish_stdout(void)
+{
+	static bool done;
+	bool failed_before = ferror(stdout);
+	int e = 0;
+
+	if (done)
+		return 0;
+	done = true;
+	if (fflush(stdout) != 0)
+		e = errno;
+	if (fclose(stdout) != 0 && !e)
+		e = errno;
+	return e ? e : failed_before ? -1 : 0;
+}
+
+static void write_error(int e)
+{
+	if (e > 0)
+		warnx("write error: %s", strerror(e));
+	else
+		warnx("write error");
+}
+
+/* atexit: catches the exits main() does not see (--help, --version, usage). */
+static void close_stdout(void)
+{
+	int e = finish_stdout();
+
+	if (e) {
+		write_error(e);
+		_exit(EXIT_SCAN_FAILED);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct pmscan_target *t;
-	int status;
+	int status, e;
 
+	atexit(close_stdout);
 	parse_options(argc, argv, &o);
 	if (o.list_categories) {
 		status = list_categories(&o);
@@ -369,11 +410,10 @@ int main(int argc, char **argv)
 	}
 	pmscan_target_close(t);
 flush:
-	/* Output that never reached its destination is a failure. */
-	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
-		if (status == EXIT_OK)
-			warn("write error");
-		status = status == EXIT_OK ? EXIT_SCAN_FAILED : status;
+	e = finish_stdout();
+	if (e && status == EXIT_OK) {
+		write_error(e);
+		status = EXIT_SCAN_FAILED;
 	}
 out:
 	free_options(&o);

@@ -134,4 +134,39 @@ else
 	$NOBODY "$PMSCAN" -p "$T_PID" --written --addresses --range="$(range "$A" 500)" >"$WORK/out" 2>"$WORK/err"
 	check "user's --wp reset its own process" [ ! -s "$WORK/out" ]
 fi
+
+# Every output to a full stdout is an error: exit 1 and one message saying so.
+full() {
+	local desc=$1
+	shift
+	"$PMSCAN" "$@" >/dev/full 2>"$WORK/err"
+	RC=$?
+	if [ "$RC" -ne 1 ]; then
+		diag "exit $RC, wanted 1; stderr: $(head -c 300 "$WORK/err")"
+		ok 1 "$desc"
+	elif [ "$(grep -c 'write error' "$WORK/err")" != 1 ]; then
+		diag "stderr: $(head -c 300 "$WORK/err")"
+		ok 1 "$desc"
+	else
+		ok 0 "$desc"
+	fi
+}
+target_start
+map A 200 anon
+tcmd track A
+tcmd write A 0 2 100
+RA=$(range "$A" 200)
+full "--help to a full stdout: exit 1, 'write error'" --help
+full "--version to a full stdout: exit 1, 'write error'" --version
+full "--usage to a full stdout: exit 1, 'write error'" --usage
+full "--list-categories to a full stdout: exit 1, 'write error'" --list-categories
+full "table to a full stdout: exit 1, 'write error'" -p "$T_PID" --written --range="$RA"
+full "--json to a full stdout: exit 1, 'write error'" -p "$T_PID" --written --json --range="$RA"
+full "--addresses to a full stdout: exit 1, 'write error'" -p "$T_PID" --written --addresses --range="$RA"
+full "--summary to a full stdout: exit 1, 'write error'" -p "$T_PID" --written --summary --range="$RA"
+full "--arm report to a full stdout: exit 1, 'write error'" --arm -p "$T_PID"
+full "--watch to a full stdout: exit 1, 'write error'" --watch=0.2 --count=1 -p "$T_PID"
+full "--watch --json to a full stdout: exit 1, 'write error'" --watch=0.2 --count=1 --json -p "$T_PID"
+full "--disarm report to a full stdout: exit 1, 'write error'" --disarm -p "$T_PID"
+target_stop
 done_testing
