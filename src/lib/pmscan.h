@@ -88,6 +88,10 @@ size_t pmscan_categories_format(uint64_t mask, char *buf, size_t len);
  */
 uint64_t pmscan_kernel_categories(void);
 
+/* The version of the libpmscan the program runs with ("0.1.0"), which may
+   be newer than the one it was built against. Never fails. */
+const char *pmscan_version(void);
+
 /* ---- targets ---------------------------------------------------------- */
 
 /* A process whose memory is scanned. */

@@ -30,6 +30,18 @@ for f in pmscan_ww_open pmscan_ww_close pmscan_ww_watch pmscan_ww_unwatch pmscan
 	grep -qx "$f" "$WORK/syms" || { diag "missing export $f"; missing_export=1; }
 done
 check "the public functions are exported" [ -z "${missing_export:-}" ]
+# Exactly the list in libpmscan.sym, each under its version node.
+sed 's|/\*.*\*/||; /\/\*/,/\*\//d' "$TOP_SRCDIR/src/lib/libpmscan.sym" |
+	awk '/^[ \t]*global:/ { g = 1; next } /^[ \t]*local:/ { g = 0 } g { gsub(/[ \t;]/, ""); if ($0 != "") print }' |
+	sort >"$WORK/sym-list"
+check "libpmscan.sym names symbols, no wildcard" [ -s "$WORK/sym-list" -a -z "$(grep '[*?]' "$WORK/sym-list")" ]
+check "the library exports exactly the symbols libpmscan.sym lists" same "$WORK/syms" "$WORK/sym-list"
+nm -D --defined-only "$so" | awk '$2 ~ /^[TDBR]$/ { print $3 }' | grep -v '@@PMSCAN_' >"$WORK/unversioned"
+check "every export carries a version (PMSCAN_*)" [ ! -s "$WORK/unversioned" ]
+check "every exported function is declared in pmscan.h" \
+	[ -z "$(while read -r f; do grep -q "\b$f(" "$TOP_SRCDIR/src/lib/pmscan.h" || echo "$f"; done <"$WORK/syms")" ]
+check "every exported function has its man page link" \
+	[ -z "$(while read -r f; do [ -n "$(find "$root" -name "$f.3")" ] || echo "$f"; done <"$WORK/syms")" ]
 
 export PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_PATH=$pcdir PKG_CONFIG_LIBDIR=$pcdir
 flags=$(pkg-config --cflags --libs libpmscan)
@@ -45,5 +57,16 @@ if ${CC:-cc} ${EXAMPLE_FLAGS:-} -Wall -Wextra -Werror -o "$WORK/example" "$TOP_S
 else
 	sed 's/^/# /' "$WORK/cc.log" | head
 	ok 1 "the example builds against the installed library"
+fi
+
+# pmscan_version() names the library the program runs with: the .pc's version.
+printf '#include <pmscan.h>\n#include <stdio.h>\nint main(void) { puts(pmscan_version()); return 0; }\n' >"$WORK/version.c"
+# shellcheck disable=SC2086
+if ${CC:-cc} ${EXAMPLE_FLAGS:-} -Wall -Werror -o "$WORK/version" "$WORK/version.c" $flags 2>"$WORK/cc.log"; then
+	check "pmscan_version() is the package version" \
+		[ "$(LD_LIBRARY_PATH=$root$libdir "$WORK/version")" = "$(pkg-config --modversion libpmscan)" ]
+else
+	sed 's/^/# /' "$WORK/cc.log" | head
+	ok 1 "pmscan_version() is the package version"
 fi
 done_testing
