@@ -1,13 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Sets up and runs the whole test suite twice: a plain build, and one under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Ends with "N passed, N failed".
+# Sets up and runs the whole test suite twice: a plain build (build-plain/),
+# and one under AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-sanitize/). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
 tools/setup.sh --deps-only || exit 1
-[ -x configure ] || ./autogen.sh >/dev/null || exit 1
+# Both builds live out of the tree (build-plain/, build-sanitize/), like the
+# demo's build-demo/, so the commands work in any order.
+if [ -f config.status ]; then
+	echo "check: the source tree is configured in place; run 'make distclean' in $top first" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+[ -x configure ] || ./autogen.sh >/dev/null 2>&1 || { echo "check: ./autogen.sh failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 run_suite() {
 	local name=$1 cflags=$2 ldflags=$3

@@ -3,21 +3,22 @@
 # Sets up pmscan and shows its main job on a live process that never asked
 # for it: pmscan arms write tracking in it, then reports exactly what it
 # wrote since the last call, resetting as it goes; then a few seconds of
-# the live write-rate view, and disarming.
+# the live write-rate view, and disarming. Builds in build-demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/setup.sh
-make -s tests/helpers/target
+tools/setup.sh build-demo
+make -s -C build-demo tests/helpers/target
 
 work=$(mktemp -d)
-trap 'kill $tpid 2>/dev/null; rm -rf "$work"' EXIT
+tpid=
+trap '[ -n "$tpid" ] && kill $tpid 2>/dev/null; rm -rf "$work"' EXIT
 mkfifo "$work/in" "$work/out"
-tests/helpers/target <"$work/in" >"$work/out" &
+build-demo/tests/helpers/target <"$work/in" >"$work/out" &
 tpid=$!
 exec 3>"$work/in" 4<"$work/out"
 say() { echo "$*" >&3; read -r reply <&4; }
-show() { echo; echo "\$ $*"; "$@"; }
-P=src/cli/pmscan
+show() { echo; echo "\$ pmscan ${*:2}"; "$@"; }
+P=build-demo/src/cli/pmscan
 
 say map buf 4096 anon
 buf=${reply#ok }

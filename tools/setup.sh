@@ -1,12 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs what a fresh Debian 12 machine lacks for building and testing
-# pmscan, then builds it in the source tree. Idempotent.
+# pmscan; with a directory, also builds pmscan there, out of the source tree
+# (the source tree itself is never configured, so any number of builds can
+# live beside each other). Idempotent.
+#
+#   tools/setup.sh --deps-only            packages only
+#   tools/setup.sh --packaging            packages, plus what building the Debian package needs
+#   tools/setup.sh BUILDDIR [CONFIGURE-ARGS...]   packages, then configure and make in BUILDDIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
+top=$PWD
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libjson-c-dev libcap-dev
-	libcmocka-dev jq groff-base zsh util-linux bsdextrautils procps strace"
+	libcmocka-dev jq groff-base zsh util-linux bsdextrautils procps strace git"
+PACKAGING="dpkg-dev debhelper fakeroot lintian"
+
+mode=build
+case ${1:-} in
+--deps-only) mode=deps; shift ;;
+--packaging) mode=deps; PACKAGES="$PACKAGES $PACKAGING"; shift ;;
+'') echo "usage: tools/setup.sh --deps-only | --packaging | BUILDDIR [CONFIGURE-ARGS...]" >&2; exit 2 ;;
+esac
 
 missing=
 for p in $PACKAGES; do
@@ -24,12 +39,20 @@ if [ -n "$missing" ]; then
 	fi
 	$SUDO apt-get update -qq
 	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+[ "$mode" = deps ] && exit 0
 
-if [ "${1:-}" = --deps-only ]; then
-	exit 0
+if [ -f config.status ]; then
+	echo "setup: the source tree is configured in place; run 'make distclean' in $top first" >&2
+	exit 1
 fi
-[ -x configure ] || ./autogen.sh >/dev/null
-[ -f Makefile ] || ./configure -q
+[ -x configure ] || ./autogen.sh >/dev/null 2>&1 || { echo "setup: ./autogen.sh failed" >&2; exit 1; }
+
+dir=$1
+shift
+case $dir in /*) ;; *) dir=$top/$dir ;; esac
+mkdir -p "$dir"
+cd "$dir"
+[ -f Makefile ] || "$top/configure" -q "$@"
 make -s -j"$(nproc)"
