@@ -41,6 +41,8 @@ for p in $pkgs; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pmscan-package.XXXXXX") || exit 99
+# The suite runs pmscan as another user too, which must reach the build.
+chmod 755 "$work"
 installed=
 cleanup() {
 	if [ -n "$installed" ]; then
