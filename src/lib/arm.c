@@ -8,20 +8,16 @@
  * the target, so tracking outlives pmscan; later runs find it again.
  */
 #include "internal.h"
-#include "inject.h"
+#include "remote.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/ptrace.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef PTRACE_EVENT_STOP
@@ -40,17 +36,7 @@
    pages costs a page-table entry each (8 bytes per page). */
 #define TRACK_MAX_BYTES (UINT64_C(64) << 30)
 
-static int fail(struct pmscan_target *t, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct pmscan_target *t, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(t->err, sizeof(t->err), fmt, ap);
-	va_end(ap);
-	return -err;
-}
+#define fail target_fail
 
 PMSCAN_EXPORT const char *pmscan_target_error(const struct pmscan_target *t)
 {
@@ -89,251 +75,69 @@ static bool fd_is_tracker(pid_t pid, int fd)
 	return found;
 }
 
-PMSCAN_EXPORT int pmscan_tracker_fd(const struct pmscan_target *t)
-{
-	char path[64];
-	DIR *d;
-	struct dirent *e;
-	int found = -1;
+/* Is any mapping of the process registered for async write-protect? A
+   tracker fd inherited through fork() is bound to the parent's memory and
+   the child's mappings lost their registration at the fork, so this tells
+   a process's own tracker from an inherited copy. */
+static const char *untrackable(const struct pmscan_mapping *m);
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)t->pid);
-	d = opendir(path);
-	if (!d) {
-		if (errno == ENOENT)
-			errno = ESRCH;
-		return -1;
-	}
-	while ((e = readdir(d))) {
-		char *end;
-		long fd = strtol(e->d_name, &end, 10);
-		if (*end || end == e->d_name)
-			continue;
-		if (fd_is_tracker(t->pid, (int)fd)) {
-			found = (int)fd;
-			break;
-		}
-	}
-	closedir(d);
-	if (found < 0)
-		errno = ENOENT;
-	return found;
-}
-
-/* ---- one injected syscall ------------------------------------------- */
-
-static long status_field(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* A live thread of the process: the leader unless it already exited. */
-static pid_t pick_thread(pid_t pid)
-{
-	char path[64];
-	DIR *d;
-	struct dirent *e;
-	pid_t tid = pid;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)pid);
-	FILE *f = fopen(path, "re");
-	if (f) {
-		char buf[512], *p;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		p = strrchr(buf, ')');
-		if (p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X')
-			return pid;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return pid;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && atoi(e->d_name) != pid) {
-			tid = atoi(e->d_name);
-			break;
-		}
-	closedir(d);
-	return tid;
-}
-
-/* Address of a syscall instruction already in the target: the vDSO has
-   some; failing that, any executable mapping. No code is written. */
-static int find_syscall_insn(struct pmscan_target *t, uint64_t *addr)
+static bool has_tracked_mapping(struct pmscan_target *t)
 {
 	struct maps_reader mr;
 	struct pmscan_mapping m;
-	unsigned char buf[65536];
-	int r, pass;
+	bool found = false;
 
-	for (pass = 0; pass < 2; pass++) {
-		if ((r = maps_open(&mr, t->maps_fd)) < 0)
-			return r;
-		while ((r = maps_next(&mr, &m)) > 0) {
-			if (pass == 0 ? strcmp(m.name, "[vdso]") != 0 : m.perms[2] != 'x')
-				continue;
-			if (!strcmp(m.name, "[vsyscall]"))
-				continue;
-			for (uint64_t a = m.start; a < m.end; a += sizeof(buf)) {
-				size_t len = m.end - a < sizeof(buf) ? (size_t)(m.end - a) : sizeof(buf);
-				struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)a, len };
-				ssize_t n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
-				if (n <= 0)
-					break;
-				for (ssize_t i = 0; i + (ssize_t)arch_syscall_insn_len <= n; i++)
-					if (!memcmp(buf + i, arch_syscall_insn, arch_syscall_insn_len)) {
-						*addr = a + (uint64_t)i;
-						maps_close(&mr);
-						return 0;
-					}
-			}
-		}
-		maps_close(&mr);
-		if (r < 0)
-			return r;
-	}
-	return -ENOEXEC;
+	if (maps_open(&mr, t->maps_fd) < 0)
+		return false;
+	while (!found && maps_next(&mr, &m) > 0)
+		if (!untrackable(&m) && mapping_tracked(t, m.start) == 1)
+			found = true;
+	maps_close(&mr);
+	return found;
 }
 
-/* Wait for the next stop of tid; -ESRCH when it exited instead. */
-static int wait_stop(pid_t tid, int *status)
+/* The fd of the process's own tracker; *inherited counts tracker fds that
+   are bound to another process's memory (copies inherited from a parent). */
+static int find_tracker(struct pmscan_target *t, int *inherited)
 {
-	for (;;) {
-		pid_t r = waitpid(tid, status, __WALL);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == ECHILD ? -ESRCH : -errno;
-		}
-		if (WIFEXITED(*status) || WIFSIGNALED(*status))
-			return -ESRCH;
-		return 0;
-	}
-}
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int found = -1, bound = -1;
 
-/* Resume until the next syscall stop (entry or exit). Other stops (a job
-   control stop; signals are blocked) are passed over. */
-static int run_to_syscall_stop(pid_t tid)
-{
-	int status;
-
-	for (int tries = 0; tries < 64; tries++) {
-		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
-			return errno == ESRCH ? -ESRCH : -errno;
-		int r = wait_stop(tid, &status);
-		if (r < 0)
-			return r;
-		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
-			return 0;
-		if ((status >> 8) == (SIGTRAP | (PTRACE_EVENT_EXIT << 8)))
-			return -ESRCH;
-		if ((status >> 16) == PTRACE_EVENT_STOP)
+	*inherited = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)t->pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || end == e->d_name || !fd_is_tracker(t->pid, (int)fd))
 			continue;
-		/* A synchronous signal (a fault at our pc): give up. */
-		return -EFAULT;
+		if (bound < 0)
+			bound = has_tracked_mapping(t) ? 1 : 0;
+		if (bound && found < 0)
+			found = (int)fd;
+		else
+			(*inherited)++;
 	}
-	return -EAGAIN;
+	closedir(d);
+	return found >= 0 ? found : -ENOENT;
 }
 
-/* Save, inject, restore, in a thread already in a ptrace-stop of ours. */
-static int inject_stopped(struct pmscan_target *t, pid_t tid, long nr, const uint64_t args[6], long *ret)
+PMSCAN_EXPORT int pmscan_tracker_fd(const struct pmscan_target *t)
 {
-	struct arch_regs saved, regs;
-	uint64_t saved_mask = 0, all = ~UINT64_C(0), pc = 0;
-	int r;
+	int inherited, r = find_tracker((struct pmscan_target *)t, &inherited);
 
-	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(saved_mask), &saved_mask) < 0 ||
-	    ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
-		return -errno;
-	if ((r = arch_get_regs(tid, &saved)) < 0)
-		goto mask;
-	if (!arch_regs_native(&saved)) {
-		r = fail(t, ENOEXEC, "process %d is not a native 64-bit process", (int)t->pid);
-		goto mask;
+	if (r < 0) {
+		errno = -r;
+		return -1;
 	}
-	arch_fixup_restart(&saved);
-	if ((r = find_syscall_insn(t, &pc)) < 0) {
-		fail(t, -r, "no syscall instruction found in process %d", (int)t->pid);
-		goto mask;
-	}
-	regs = saved;
-	arch_setup_syscall(&regs, pc, nr, args);
-	if ((r = arch_set_regs(tid, &regs)) < 0)
-		goto regs;
-	if ((r = run_to_syscall_stop(tid)) < 0 || (r = run_to_syscall_stop(tid)) < 0)
-		goto regs;
-	if ((r = arch_get_regs(tid, &regs)) < 0)
-		goto regs;
-	*ret = arch_syscall_result(&regs);
-regs:
-	if (arch_set_regs(tid, &saved) < 0 && r == 0)
-		r = -errno;
-mask:
-	ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(saved_mask), &saved_mask);
 	return r;
 }
 
-/*
- * Run syscall nr(args) in the target and put its return value in *ret.
- * Seize and interrupt one thread, save its registers and signal mask, block
- * every signal, run the call at an existing syscall instruction, then
- * restore everything and detach; on every path, errors included.
- */
-static int inject(struct pmscan_target *t, long nr, const uint64_t args[6], long *ret)
-{
-	pid_t tid;
-	int status, r;
-
-	if (t->tracer_of > 0) {
-		r = inject_stopped(t, t->tracer_of, nr, args, ret);
-		goto out;
-	}
-	tid = pick_thread(t->pid);
-	long tracer = status_field(tid, "TracerPid");
-	if (tracer > 0)
-		return fail(t, EBUSY, "process %d is already traced by process %ld (a debugger?)",
-			    (int)t->pid, tracer);
-	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT)) < 0) {
-		int e = errno;
-		tracer = status_field(tid, "TracerPid");
-		if (e == EPERM && tracer > 0)
-			return fail(t, EBUSY, "process %d is already traced by process %ld (a debugger?)",
-				    (int)t->pid, tracer);
-		return fail(t, e, "cannot attach to process %d with ptrace", (int)t->pid);
-	}
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
-		r = -errno;
-		goto detach;
-	}
-	if ((r = wait_stop(tid, &status)) < 0)
-		goto out;
-	r = inject_stopped(t, tid, nr, args, ret);
-detach:
-	if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0 && errno != ESRCH && r == 0)
-		r = -errno;
-out:
-	if (r == -ESRCH || pmscan_target_alive(t) == 0)
-		return fail(t, ESRCH, "process %d exited while being armed", (int)t->pid);
-	if (r < 0 && !t->err[0])
-		fail(t, -r, "injecting a system call into process %d", (int)t->pid);
-	return r;
-}
+/* ---- one injected syscall ------------------------------------------- */
 
 PMSCAN_EXPORT int pmscan_target_set_tracer(struct pmscan_target *t, pid_t tid)
 {
@@ -347,11 +151,10 @@ PMSCAN_EXPORT int pmscan_target_set_tracer(struct pmscan_target *t, pid_t tid)
 
 static int inject_close(struct pmscan_target *t, int fd)
 {
-	uint64_t args[6] = { (uint64_t)fd };
-	long ret = 0;
-	int r = inject(t, SYS_close, args, &ret);
+	struct remote_call c = { .nr = SYS_close, .args = { (uint64_t)fd }, .undo_nr = -1 };
+	int r = remote_run(t, &c);
 
-	return r < 0 ? r : ret < 0 ? (int)ret : 0;
+	return r < 0 ? r : c.ret < 0 ? (int)c.ret : 0;
 }
 
 /* ---- registering ----------------------------------------------------- */
@@ -469,49 +272,74 @@ static int get_tracker_copy(struct pmscan_target *t, int fd)
 	return copy;
 }
 
-PMSCAN_EXPORT int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
-			     pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st)
+static int tracker_api(int uffd)
 {
-	uint64_t args[6] = { O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY };
-	long fd = -1;
-	int uffd = -1, r;
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = TRACKER_FEATURES | UFFD_FEATURE_WP_HUGETLBFS_SHMEM };
 
-	t->err[0] = '\0';
-	if (st)
-		memset(st, 0, sizeof(*st));
-	if (t->self) {
-		errno = EINVAL;
-		fail(t, EINVAL, "pmscan does not arm itself (use the write-watch API)");
-		return -1;
-	}
+	return ioctl(uffd, UFFDIO_API, &api) < 0 ? -errno : 0;
+}
+
+/* Can this kernel track at all? Asked of pmscan's own userfaultfd, before
+   anything is done to the target. */
+static int kernel_can_track(struct pmscan_target *t)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	int r;
+
+	if (fd < 0)
+		return fail(t, errno == EINVAL || errno == ENOSYS ? ENOTSUP : errno,
+			    "the running kernel offers no userfaultfd to pmscan");
+	r = tracker_api(fd);
+	close(fd);
+	if (r == -EINVAL)
+		return fail(t, ENOTSUP, "the running kernel lacks userfaultfd async write-protect "
+			    "(Linux 6.7+)");
+	return r < 0 ? fail(t, -r, "probing userfaultfd") : 0;
+}
+
+/* In the injector, the target still stopped: make the new fd a tracker, or
+   have it closed in the same stop (no half-made tracker is ever left). */
+static int init_tracker(struct pmscan_target *t, struct remote_call *c)
+{
+	int uffd = (int)syscall(SYS_pidfd_getfd, t->pidfd, (int)c->ret, 0);
+	int r;
+
+	if (uffd < 0)
+		return fail(t, errno, "cannot take a copy of fd %ld of process %d", c->ret, (int)t->pid);
+	r = tracker_api(uffd);
+	close(uffd);
+	return r < 0 ? fail(t, -r, "setting up the userfaultfd of process %d", (int)t->pid) : 0;
+}
+
+static int arm_held(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
+		    pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st)
+{
+	struct remote_call c = {
+		.nr = SYS_userfaultfd, .args = { O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY },
+		.after = init_tracker, .undo_nr = SYS_close,
+	};
+	int uffd, r;
+
 	if ((r = pmscan_tracker_fd(t)) >= 0) {
 		if (st)
 			st->fd = r;
 		return 0;
 	}
-	if (errno != ENOENT) {
-		r = -errno;
-		goto out;
-	}
-	if ((r = inject(t, SYS_userfaultfd, args, &fd)) < 0)
-		goto out;
-	if (fd < 0) {
-		r = fail(t, (int)-fd, "process %d could not create a userfaultfd", (int)t->pid);
-		goto out;
-	}
-	if ((r = uffd = get_tracker_copy(t, (int)fd)) < 0)
+	if (errno != ENOENT)
+		return -errno;
+	if ((r = kernel_can_track(t)) < 0)
+		return r;
+	if ((r = remote_run(t, &c)) < 0)
+		return r;
+	if (c.ret < 0)
+		return fail(t, (int)-c.ret, "process %d could not create a userfaultfd", (int)t->pid);
+	if ((r = uffd = get_tracker_copy(t, (int)c.ret)) < 0)
 		goto undo;
-	struct uffdio_api api = { .api = UFFD_API, .features = TRACKER_FEATURES | UFFD_FEATURE_WP_HUGETLBFS_SHMEM };
-	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
-		/* EINVAL: a feature this kernel lacks (WP_ASYNC is 6.7+). */
-		r = fail(t, errno == EINVAL ? ENOTSUP : errno,
-			 "the running kernel lacks userfaultfd async write-protect (Linux 6.7+)");
-		goto undo;
-	}
 	if ((r = register_all(t, uffd, ranges, nranges, true, on_skip, arg, st)) < 0)
 		goto undo;
 	if (st)
-		st->fd = (int)fd;
+		st->fd = (int)c.ret;
 	close(uffd);
 	return 1;
 
@@ -522,33 +350,52 @@ undo:
 	if (pmscan_target_alive(t) == 1) {
 		char keep[sizeof(t->err)];
 		memcpy(keep, t->err, sizeof(keep));
-		inject_close(t, (int)fd);
+		inject_close(t, (int)c.ret);
 		memcpy(t->err, keep, sizeof(keep));
 	}
-out:
-	errno = -r;
-	return -1;
+	return r;
 }
 
-PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
+PMSCAN_EXPORT int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
+			     pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st)
+{
+	sigset_t saved;
+	int r;
+
+	t->err[0] = '\0';
+	if (st)
+		memset(st, 0, sizeof(*st));
+	if (t->self) {
+		errno = EINVAL;
+		fail(t, EINVAL, "pmscan does not arm itself (use the write-watch API)");
+		return -1;
+	}
+	/* A signal to the caller takes effect once the process is armed or
+	   left as it was, never half-way. */
+	remote_hold_signals(&saved);
+	r = arm_held(t, ranges, nranges, on_skip, arg, st);
+	remote_release_signals(&saved);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+static int disarm_held(struct pmscan_target *t)
 {
 	struct maps_reader mr;
 	struct pmscan_mapping m;
-	int fd, uffd, r;
+	int fd, uffd, inherited;
 
-	t->err[0] = '\0';
-	fd = pmscan_tracker_fd(t);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		fail(t, errno, "listing the fds of process %d", (int)t->pid);
-		return -1;
-	}
+	fd = find_tracker(t, &inherited);
+	if (fd == -ENOENT)
+		return 0;	/* an inherited copy is the parent's: left alone */
+	if (fd < 0)
+		return fail(t, -fd, "listing the fds of process %d", (int)t->pid);
 	uffd = get_tracker_copy(t, fd);
-	if (uffd < 0) {
-		errno = -uffd;
-		return -1;
-	}
+	if (uffd < 0)
+		return uffd;
 	/* Unregister explicitly: a child that inherited the fd would keep the
 	   registrations alive after the close. */
 	if (maps_open(&mr, t->maps_fd) == 0) {
@@ -559,12 +406,24 @@ PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
 		maps_close(&mr);
 	}
 	close(uffd);
-	r = inject_close(t, fd);
+	int r = inject_close(t, fd);
+	return r < 0 ? r : 1;
+}
+
+PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
+{
+	sigset_t saved;
+	int r;
+
+	t->err[0] = '\0';
+	remote_hold_signals(&saved);
+	r = disarm_held(t);
+	remote_release_signals(&saved);
 	if (r < 0) {
 		errno = -r;
 		return -1;
 	}
-	return 1;
+	return r;
 }
 
 /* The pages of a just-registered mapping that hold written data: anonymous

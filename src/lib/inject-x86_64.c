@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * x86_64 part of syscall injection (see inject.h).
+ * x86_64 part of syscall injection (see inject.h). orig_rax holds the
+ * number of the syscall in progress (-1: none), which is what the kernel's
+ * signal code looks at before restarting anything.
  */
 #include "internal.h"
 #include "inject.h"
@@ -14,16 +16,13 @@
 # error "inject-x86_64.c built for another architecture"
 #endif
 
-/* Kernel-internal restart codes a stopped syscall may leave in rax. */
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
-#define ERESTART_RESTARTBLOCK 516
-#define NR_RESTART_SYSCALL 219
 #define USER_CS_64 0x33
 
+const char arch_name[] = "x86_64";
+const bool arch_can_inject = true;
 const unsigned char arch_syscall_insn[] = { 0x0f, 0x05 };
 const size_t arch_syscall_insn_len = sizeof(arch_syscall_insn);
+const long arch_nr_restart_syscall = 219;
 
 int arch_get_regs(pid_t tid, struct arch_regs *regs)
 {
@@ -44,32 +43,28 @@ bool arch_regs_native(const struct arch_regs *regs)
 	return regs->r.cs == USER_CS_64;
 }
 
-void arch_fixup_restart(struct arch_regs *regs)
+uint64_t arch_pc(const struct arch_regs *regs)
 {
-	if ((long long)regs->r.orig_rax < 0)
-		return;
-	switch (-(long long)regs->r.rax) {
-	case ERESTARTSYS:
-	case ERESTARTNOINTR:
-	case ERESTARTNOHAND:
-		regs->r.rax = regs->r.orig_rax;
-		regs->r.rip -= 2;
-		break;
-	case ERESTART_RESTARTBLOCK:
-		regs->r.rax = NR_RESTART_SYSCALL;
-		regs->r.rip -= 2;
-		break;
-	default:
-		return;
-	}
-	regs->r.orig_rax = (unsigned long long)-1;
+	return regs->r.rip;
 }
 
-void arch_setup_syscall(struct arch_regs *regs, uint64_t pc, long nr, const uint64_t args[6])
+long arch_syscall_nr(const struct arch_regs *regs)
 {
-	regs->r.rip = pc;
-	regs->r.rax = (unsigned long long)nr;
-	regs->r.orig_rax = (unsigned long long)-1;
+	return (long)regs->r.orig_rax;
+}
+
+long arch_retval(const struct arch_regs *regs)
+{
+	return (long)regs->r.rax;
+}
+
+void arch_set_retval(struct arch_regs *regs, long v)
+{
+	regs->r.rax = (unsigned long long)v;
+}
+
+static void set_args(struct arch_regs *regs, const uint64_t args[6])
+{
 	regs->r.rdi = args[0];
 	regs->r.rsi = args[1];
 	regs->r.rdx = args[2];
@@ -78,7 +73,33 @@ void arch_setup_syscall(struct arch_regs *regs, uint64_t pc, long nr, const uint
 	regs->r.r9 = args[5];
 }
 
-long arch_syscall_result(const struct arch_regs *regs)
+int arch_set_entry_call(pid_t tid, struct arch_regs *regs, long nr, const uint64_t args[6])
 {
-	return (long)regs->r.rax;
+	regs->r.orig_rax = (unsigned long long)nr;
+	set_args(regs, args);
+	return arch_set_regs(tid, regs);
+}
+
+int arch_set_call_at(pid_t tid, struct arch_regs *regs, uint64_t pc, long nr, const uint64_t args[6])
+{
+	regs->r.rip = pc;
+	regs->r.rax = (unsigned long long)nr;
+	regs->r.orig_rax = (unsigned long long)-1;
+	set_args(regs, args);
+	return arch_set_regs(tid, regs);
+}
+
+int arch_set_before_syscall(pid_t tid, struct arch_regs *regs, long nr)
+{
+	regs->r.rip -= arch_syscall_insn_len;
+	regs->r.rax = (unsigned long long)nr;
+	regs->r.orig_rax = (unsigned long long)-1;
+	return arch_set_regs(tid, regs);
+}
+
+int arch_set_interrupted(pid_t tid, struct arch_regs *regs, long nr, long code)
+{
+	regs->r.rax = (unsigned long long)code;
+	regs->r.orig_rax = (unsigned long long)nr;
+	return arch_set_regs(tid, regs);
 }

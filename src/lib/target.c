@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -70,6 +71,7 @@ PMSCAN_EXPORT struct pmscan_target *pmscan_target_open(pid_t pid)
 	if (!t)
 		return NULL;
 	t->pidfd = t->pagemap_fd = t->maps_fd = -1;
+	t->timeout_ms = DEFAULT_TIMEOUT_MS;
 	t->self = pid == 0 || pid == getpid();
 	t->pid = t->self ? getpid() : pid;
 
@@ -119,4 +121,24 @@ PMSCAN_EXPORT void pmscan_target_close(struct pmscan_target *t)
 PMSCAN_EXPORT pid_t pmscan_target_pid(const struct pmscan_target *t)
 {
 	return t->pid;
+}
+
+PMSCAN_EXPORT int pmscan_target_set_timeout(struct pmscan_target *t, unsigned ms)
+{
+	if (ms == 0 || ms > INT32_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	t->timeout_ms = (int)ms;
+	return 0;
+}
+
+int target_fail(struct pmscan_target *t, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->err, sizeof(t->err), fmt, ap);
+	va_end(ap);
+	return -err;
 }
