@@ -306,6 +306,15 @@ int pmscan_disarm(struct pmscan_target *t);
  */
 int pmscan_target_set_tracer(struct pmscan_target *t, pid_t tid);
 
+/*
+ * Bound every wait on the process (for it to stop, for a system call
+ * injected into it to complete) to ms milliseconds; 3000 by default. A
+ * process that does not stop in time (a thread in vfork() or in
+ * uninterruptible sleep) makes arming fail with ETIMEDOUT, the process
+ * untouched. EINVAL for 0.
+ */
+int pmscan_target_set_timeout(struct pmscan_target *t, unsigned ms);
+
 /* A description of the step the last failed arm, rearm or disarm was at
    ("" when none). Valid until the next call on t. */
 const char *pmscan_target_error(const struct pmscan_target *t);
