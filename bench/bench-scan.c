@@ -41,7 +41,7 @@ static int open_pagemap(const char *pid)
 	return fd;
 }
 
-/* The loop anyone would write from KERNEL.md: resume at the later of
+/* The loop anyone would write from docs/kernel.md: resume at the later of
    walk_end and the last region's end. */
 static int bare(const char *pid, uint64_t start, uint64_t end)
 {

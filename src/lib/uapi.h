@@ -50,7 +50,7 @@ struct pm_scan_arg {
 # define PM_SCAN_CHECK_WPASYNC (1 << 1)
 #endif
 
-/* Category bits; the kernel adds them over releases (see KERNEL.md). */
+/* Category bits; the kernel adds them over releases (see docs/kernel.md). */
 #ifndef PAGE_IS_WPALLOWED
 # define PAGE_IS_WPALLOWED (1 << 0)
 #endif
