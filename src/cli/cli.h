@@ -37,6 +37,7 @@ struct options {
 	bool noheadings;
 	bool list_categories;
 	bool arm, disarm, no_rearm;
+	unsigned timeout_ms;	/* --timeout (0: the library's default) */
 	bool watch;
 	double interval;	/* seconds between --watch samples */
 	uint64_t count;		/* --watch stops after this many (0: never) */
@@ -47,6 +48,9 @@ struct options {
 
 /* watch.c: the whole --watch run; returns the exit status */
 int watch_main(const struct options *o);
+
+/* pmscan.c: why ptrace-level access to pid was refused (e: the errno) */
+void privilege_hint(pid_t pid, int e, char *buf, size_t len);
 
 /* options.c */
 void parse_options(int argc, char **argv, struct options *o);

@@ -17,7 +17,7 @@ enum {
 	OPT_REQUIRE = 256, OPT_ANYOF, OPT_EXCLUDE, OPT_RETURN,
 	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
 	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC, OPT_LIST_CATEGORIES,
-	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT,
+	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT, OPT_TIMEOUT,
 };
 
 static const struct argp_option option_table[] = {
@@ -57,6 +57,9 @@ static const struct argp_option option_table[] = {
 	  "stop tracking writes; the process is left as it was before --arm", 4 },
 	{ "no-rearm", OPT_NO_REARM, NULL, 0,
 	  "do not register mappings created since --arm before scanning", 4 },
+	{ "timeout", OPT_TIMEOUT, "SECONDS", 0,
+	  "wait at most SECONDS (default 3, fractions allowed) for the process to stop when "
+	  "arming or disarming it; a process that does not stop in time is left untouched", 4 },
 
 	{ "watch", OPT_WATCH, "SECONDS", OPTION_ARG_OPTIONAL,
 	  "every SECONDS (default 1, fractions allowed) report the pages written and the "
@@ -194,6 +197,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid interval '%s' (seconds, from 0.01)", arg);
 		break;
 	}
+	case OPT_TIMEOUT: {
+		char *end;
+		double secs;
+		errno = 0;
+		secs = strtod(arg, &end);
+		if (errno || end == arg || *end || arg[0] < '0' || arg[0] > '9' ||
+		    strpbrk(arg, "xXpPeE") || !(secs >= 0.001 && secs <= 3600))
+			argp_error(state, "invalid timeout '%s' (seconds, from 0.001 to 3600)", arg);
+		o->timeout_ms = (unsigned)(secs * 1000.0 + 0.5);
+		break;
+	}
 	case OPT_COUNT:
 		if (parse_u64(arg, &v) || v == 0)
 			argp_error(state, "invalid count '%s' (a number of intervals, at least 1)", arg);
@@ -218,7 +232,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			if (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
 			    o->check_wpasync || ps->modes || o->arm || o->disarm)
 				argp_error(state, "--watch takes only -p, --range, --count, --json, "
-					   "--noheadings and --no-rearm");
+					   "--noheadings, --no-rearm and --timeout");
 			break;
 		}
 		if (o->count)
@@ -234,7 +248,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if ((o->arm || o->disarm) &&
 		    (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
 		     o->check_wpasync || ps->modes || o->json))
-			argp_error(state, "--%s takes only -p and --range", o->arm ? "arm" : "disarm");
+			argp_error(state, "--%s takes only -p, --range and --timeout", o->arm ? "arm" : "disarm");
 		if (o->disarm && o->nranges)
 			argp_error(state, "--disarm stops all tracking; it takes no --range");
 		if (o->wp)

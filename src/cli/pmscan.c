@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/capability.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,11 +63,33 @@ static long process_uid(pid_t pid)
 	return stat(path, &st) == 0 ? (long)st.st_uid : -1;
 }
 
-/* Why ptrace-level access to pid was refused, for a message. */
-static void privilege_hint(pid_t pid, int e, char *buf, size_t len)
+/* The security modules the kernel runs, e.g. "apparmor", or "". */
+static void active_lsms(char *buf, size_t len)
+{
+	FILE *f = fopen("/sys/kernel/security/lsm", "re");
+
+	buf[0] = '\0';
+	if (f) {
+		if (!fgets(buf, (int)len, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	/* capability is always there and never refuses this. */
+	if (!strncmp(buf, "capability,", 11))
+		memmove(buf, buf + 11, strlen(buf + 11) + 1);
+	else if (!strcmp(buf, "capability"))
+		buf[0] = '\0';
+}
+
+/* Why ptrace-level access to pid was refused, for a message: the cause
+   that applies, checked in the order the kernel checks them. */
+void privilege_hint(pid_t pid, int e, char *buf, size_t len)
 {
 	long uid = process_uid(pid);
 	long scope = -1;
+	bool cap = have_cap(CAP_SYS_PTRACE);
+	char lsm[128];
 	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
 
 	if (f) {
@@ -74,17 +97,24 @@ static void privilege_hint(pid_t pid, int e, char *buf, size_t len)
 			scope = -1;
 		fclose(f);
 	}
-	if (have_cap(CAP_SYS_PTRACE))
-		snprintf(buf, len, "%s, even with CAP_SYS_PTRACE (a security module may forbid it)",
-			 strerror(e));
-	else if (uid >= 0 && (uid_t)uid != geteuid())
+	if (!cap && uid >= 0 && (uid_t)uid != geteuid() && uid != 0)
 		snprintf(buf, len, "it belongs to uid %ld; another user's process needs CAP_SYS_PTRACE", uid);
-	else if (scope > 0)
+	else if (!cap && uid == 0 && geteuid() != 0)
+		snprintf(buf, len, "it runs as root, or is set-user-ID or otherwise not dumpable; that "
+			 "needs CAP_SYS_PTRACE");
+	else if (scope == 3)
+		snprintf(buf, len, "%s (kernel.yama.ptrace_scope is 3: no process may be traced)", strerror(e));
+	else if (scope > 0 && !cap)
 		snprintf(buf, len, "%s (kernel.yama.ptrace_scope is %ld: attaching needs CAP_SYS_PTRACE)",
 			 strerror(e), scope);
+	else if (!cap)
+		snprintf(buf, len, "%s (it is not dumpable, e.g. set-user-ID or PR_SET_DUMPABLE 0; that "
+			 "needs CAP_SYS_PTRACE)", strerror(e));
+	else if ((active_lsms(lsm, sizeof(lsm)), lsm[0]))
+		snprintf(buf, len, "%s, even with CAP_SYS_PTRACE: a security module (%s) refused", strerror(e),
+			 lsm);
 	else
-		snprintf(buf, len, "%s (it is not dumpable, e.g. set-user-ID; that needs CAP_SYS_PTRACE)",
-			 strerror(e));
+		snprintf(buf, len, "%s, even with CAP_SYS_PTRACE", strerror(e));
 }
 
 static int open_failed(pid_t pid, int e)
@@ -203,11 +233,15 @@ static int arm_failed(const struct options *o, struct pmscan_target *t, const ch
 {
 	char hint[256];
 
-	if (e == EPERM || e == EACCES) {
+	if ((e == EPERM || e == EACCES) && strstr(pmscan_target_error(t), "seccomp")) {
+		warnx("cannot %s process %d: %s", what, (int)o->pid, pmscan_target_error(t));
+	} else if (e == EPERM || e == EACCES) {
 		privilege_hint(o->pid, e, hint, sizeof(hint));
 		warnx("cannot %s process %d: %s", what, (int)o->pid, hint);
 	} else if (e == ESRCH) {
 		warnx("process %d exited while being %sed", (int)o->pid, what);
+	} else if (e == ETIMEDOUT || e == EAGAIN || e == EBUSY || e == ENOTSUP) {
+		warnx("cannot %s process %d: %s", what, (int)o->pid, pmscan_target_error(t));
 	} else if (pmscan_target_error(t)[0]) {
 		warnx("cannot %s process %d: %s: %s", what, (int)o->pid, pmscan_target_error(t),
 		      strerror(e));
@@ -381,6 +415,15 @@ int main(int argc, char **argv)
 	struct pmscan_target *t;
 	int status, e;
 
+	/* Privileges pmscan did not get from its caller (set-user-ID, file
+	   capabilities) would let any user read any process and run commands
+	   with them: refuse before anything else. */
+	if (getauxval(AT_SECURE)) {
+		fprintf(stderr, "%s: refusing to run with privileges its caller does not have "
+			"(set-user-ID, set-group-ID or file capabilities); install it without them\n",
+			program_invocation_short_name);
+		return EXIT_SCAN_FAILED;
+	}
 	atexit(close_stdout);
 	parse_options(argc, argv, &o);
 	if (o.list_categories) {
@@ -399,6 +442,8 @@ int main(int argc, char **argv)
 		status = open_failed(o.pid, errno);
 		goto out;
 	}
+	if (o.timeout_ms)
+		pmscan_target_set_timeout(t, o.timeout_ms);
 	if (o.arm)
 		status = arm(&o, t);
 	else if (o.disarm)

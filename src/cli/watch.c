@@ -7,6 +7,7 @@
  * already tracked from its first instruction after exec.
  */
 #include "cli.h"
+#include "remote.h"
 
 #include <err.h>
 #include <errno.h>
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +104,8 @@ struct watch {
 	int drawn;
 	bool tty;
 	bool launched;
+	bool exit_reported;	/* the last interval was reported at its exit */
+	bool left_running;	/* the command goes on after the watch */
 	int exit_status;
 };
 
@@ -374,8 +376,10 @@ static void summary(struct watch *w, double t)
 			w->peak_rate, mean, (unsigned long long)w->seen.pages,
 			(unsigned long long)(w->seen.pages * w->ps));
 		json_mappings(w, idx, n, true);
-		if (w->launched)
+		if (w->launched && !w->left_running)
 			fprintf(f, ",\"exit_status\":%d", w->exit_status);
+		if (w->left_running)
+			fputs(",\"command_left_running\":true", f);
 		fputs("}\n", f);
 	} else {
 		format_size(w->total_pages * w->ps, tb, sizeof(tb));
@@ -395,7 +399,9 @@ static void summary(struct watch *w, double t)
 					w->labels[idx[i]].name);
 			}
 		}
-		if (w->launched)
+		if (w->left_running)
+			fprintf(f, "command left running: process %d (untraced, not tracked)\n", (int)w->pid);
+		else if (w->launched)
 			fprintf(f, "exit status: %d\n", w->exit_status);
 	}
 	free(idx);
@@ -409,9 +415,18 @@ static int open_target(struct watch *w)
 	pmscan_target_close(w->t);
 	w->t = pmscan_target_open(w->pid);
 	if (!w->t) {
-		warnx("cannot open process %d: %s", (int)w->pid, strerror(errno));
+		int e = errno;
+		char hint[256];
+		if (e == EPERM || e == EACCES) {
+			privilege_hint(w->pid, e, hint, sizeof(hint));
+			warnx("cannot open process %d: %s", (int)w->pid, hint);
+		} else {
+			warnx("cannot open process %d: %s", (int)w->pid, strerror(e));
+		}
 		return -1;
 	}
+	if (w->o->timeout_ms)
+		pmscan_target_set_timeout(w->t, w->o->timeout_ms);
 	return 0;
 }
 
@@ -420,8 +435,16 @@ static int arm_now(struct watch *w, bool *armed)
 	int r = pmscan_arm(w->t, NULL, 0, NULL, NULL, NULL);
 
 	if (r < 0) {
-		warnx("cannot arm process %d: %s%s%s", (int)w->pid, pmscan_target_error(w->t),
-		      pmscan_target_error(w->t)[0] ? ": " : "", strerror(errno));
+		int e = errno;
+		const char *why = pmscan_target_error(w->t);
+		char hint[256];
+		if ((e == EPERM || e == EACCES) && !strstr(why, "seccomp")) {
+			privilege_hint(w->pid, e, hint, sizeof(hint));
+			warnx("cannot arm process %d: %s", (int)w->pid, hint);
+		} else {
+			warnx("cannot arm process %d: %s%s%s", (int)w->pid, why, why[0] ? ": " : "",
+			      strerror(e));
+		}
 		return -1;
 	}
 	*armed = r == 1;
@@ -431,44 +454,18 @@ static int arm_now(struct watch *w, bool *armed)
 /* Start the command traced, stopped at its first instruction after exec. */
 static int launch(struct watch *w)
 {
-	int pfd[2];
-	int status, e = 0;
+	pid_t pid = remote_spawn(w->o->command);
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		close(pfd[0]);
-		signal(SIGINT, SIG_DFL);
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execvp(w->o->command[0], w->o->command);
-		e = errno;
-		if (write(pfd[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(e == ENOENT ? 127 : 126);
+	if (pid < 0) {
+		warnx("cannot run '%s': %s", w->o->command[0], strerror((int)-pid));
+		return pid == -ENOENT ? -127 : -126;
 	}
-	close(pfd[1]);
-	ssize_t n = read(pfd[0], &e, sizeof(e));
-	close(pfd[0]);
-	if (n == sizeof(e)) {
-		waitpid(pid, &status, 0);
-		warnx("cannot run '%s': %s", w->o->command[0], strerror(e));
-		return e == ENOENT ? -127 : -126;
-	}
-	if (waitpid(pid, &status, __WALL) < 0 || !WIFSTOPPED(status)) {
-		warnx("'%s' did not start", w->o->command[0]);
-		return -1;
-	}
-	ptrace(PTRACE_SETOPTIONS, pid, 0,
-	       (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC));
 	w->pid = pid;
 	w->launched = true;
 	return 0;
 }
 
-/* Arm through the stopped tracee (at exec), then let it run. */
+/* Arm through the stopped tracee (at an exec), then let it run. */
 static int arm_traced(struct watch *w)
 {
 	bool armed;
@@ -478,42 +475,44 @@ static int arm_traced(struct watch *w)
 	return 0;
 }
 
-/* Deal with the launched command's ptrace stops. Returns 1 when it ended
-   (exit status stored), 0 otherwise, -1 on error. */
+static int wait_status_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Deal with the launched command's stops (signals and job control pass
+   through untouched). Returns 1 when it ended (exit status stored), 0
+   otherwise, -1 on error. */
 static int handle_child(struct watch *w)
 {
 	int status;
 
 	for (;;) {
-		pid_t r = waitpid(w->pid, &status, WNOHANG | __WALL);
-		if (r == 0)
+		int ev = remote_poll(w->pid, &status);
+		switch (ev) {
+		case REMOTE_RUNNING:
 			return 0;
-		if (r < 0)
-			return errno == EINTR ? 0 : -1;
-		if (WIFEXITED(status)) {
-			w->exit_status = WEXITSTATUS(status);
+		case REMOTE_ENDED:
+			w->exit_status = wait_status_code(status);
 			return 1;
-		}
-		if (WIFSIGNALED(status)) {
-			w->exit_status = 128 + WTERMSIG(status);
-			return 1;
-		}
-		int event = status >> 16, sig = WSTOPSIG(status);
-		if (event == PTRACE_EVENT_EXIT) {
+		case REMOTE_EXITING:
 			/* Its memory is still there: count the last partial interval. */
 			if (sample(w) == 0)
 				report(w, now());
-			ptrace(PTRACE_CONT, w->pid, 0, 0);
-		} else if (event == PTRACE_EVENT_EXEC) {
-			/* A new image: the tracker closed with the old one. */
-			if (arm_traced(w) < 0)
-				warnx("warning: process %d exec'd and could not be armed again", (int)w->pid);
-			ptrace(PTRACE_CONT, w->pid, 0, 0);
-		} else {
-			siginfo_t si;
-			if (ptrace(PTRACE_GETSIGINFO, w->pid, 0, &si) < 0 && errno == EINVAL)
-				continue;	/* a group stop: it stays stopped */
-			ptrace(PTRACE_CONT, w->pid, 0, (void *)(long)(sig == SIGTRAP ? 0 : sig));
+			w->exit_reported = true;
+			remote_resume(w->pid);
+			break;
+		case REMOTE_EXEC:
+			/* A new image (a shell's exec, env, a shim): the tracker
+			   closed with the old one; arm the new one and go on. */
+			if (arm_traced(w) < 0) {
+				remote_resume(w->pid);
+				return -1;
+			}
+			remote_resume(w->pid);
+			break;
+		default:
+			return ev == -EINTR ? 0 : -1;
 		}
 	}
 }
@@ -531,6 +530,7 @@ int watch_main(const struct options *o)
 		if (r < 0)
 			return r < -1 ? -r : EXIT_SCAN_FAILED;
 		if (arm_traced(&w) < 0) {
+			/* It has not run an instruction of its own yet. */
 			kill(w.pid, SIGKILL);
 			waitpid(w.pid, NULL, __WALL);
 			return EXIT_SCAN_FAILED;
@@ -550,7 +550,7 @@ int watch_main(const struct options *o)
 		pidfd = pidfd_open(w.pid, 0);
 	}
 	if (o->command)
-		ptrace(PTRACE_CONT, w.pid, 0, 0);
+		remote_resume(w.pid);
 
 	/* Signals arrive only inside ppoll, so none is missed between checks. */
 	sigemptyset(&block);
@@ -585,10 +585,14 @@ int watch_main(const struct options *o)
 		}
 		if (o->command) {
 			int r = handle_child(&w);
-			if (r != 0) {
+			if (r < 0) {
+				warnx("process %d: cannot follow it (%s): it goes on unwatched", (int)w.pid,
+				      pmscan_target_error(w.t)[0] ? pmscan_target_error(w.t) : strerror(errno));
+				status = EXIT_SCAN_FAILED;
+				break;
+			}
+			if (r > 0) {
 				ended = true;
-				if (r < 0)
-					status = EXIT_SCAN_FAILED;
 				break;
 			}
 		}
@@ -620,17 +624,14 @@ int watch_main(const struct options *o)
 		}
 	}
 	if (o->command && !ended) {
-		/* --count reached or an error: let the command finish untraced. */
-		kill(w.pid, SIGSTOP);
-		int st;
-		while (waitpid(w.pid, &st, __WALL) > 0 && WIFSTOPPED(st) &&
-		       WSTOPSIG(st) != SIGSTOP)
-			ptrace(PTRACE_CONT, w.pid, 0, (void *)(long)WSTOPSIG(st));
-		ptrace(PTRACE_DETACH, w.pid, 0, 0);
-		kill(w.pid, SIGCONT);
-		while (waitpid(w.pid, &st, 0) < 0 && errno == EINTR)
-			;
-		w.exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		/* --count reached, or an error: the command goes on as if never
+		   watched: untraced, disarmed, running; pmscan does not wait. */
+		int r = remote_release(w.pid);
+		if (r < 0)
+			warnx("warning: could not detach from process %d: %s", (int)w.pid, strerror(-r));
+		else if (w.t && pmscan_target_set_tracer(w.t, 0) == 0 && pmscan_disarm(w.t) < 0)
+			warnx("warning: could not disarm process %d: %s", (int)w.pid, strerror(errno));
+		w.left_running = true;
 	}
 	if (armed_by_us && pmscan_target_alive(w.t) == 1 && pmscan_disarm(w.t) < 0)
 		warnx("warning: could not disarm process %d: %s", (int)w.pid, strerror(errno));
@@ -644,7 +645,7 @@ int watch_main(const struct options *o)
 		free(w.labels[i].name);
 	free(w.labels);
 	free(w.seen.t);
-	if (o->command && status == EXIT_OK)
+	if (o->command && status == EXIT_OK && !w.left_running)
 		return w.exit_status;
 	return status;
 }

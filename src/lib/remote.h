@@ -48,6 +48,7 @@ void remote_hold_signals(sigset_t *saved);
 void remote_release_signals(const sigset_t *saved);
 
 /* ---- a command run traced from its start (pmscan --watch -- COMMAND) -- */
+/* remote-cmd.c, built into the tool, not the library. */
 
 /* Start argv traced, stopped at its first instruction after exec. The pid,
    or -errno (a failed exec: -ENOENT, -EACCES ... from the child). */
