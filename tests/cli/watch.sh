@@ -23,11 +23,10 @@ check "--watch --json: 4 interval objects and a summary" \
 	  "$(jq -s '[.[] | select(.summary == true)] | length' "$WORK/out")" = 1 ]
 check "--watch --json: interval keys" \
 	[ "$(jq -sc '.[0] | keys' "$WORK/out")" = '["distinct_pages","elapsed_s","interval_s","mappings","rate_bytes_per_s","written_bytes","written_pages"]' ]
-# Each interval: 500 pages of area A, within 5% (an interval boundary can
-# fall either side of one 50-page tick); a few more of the target's own.
-bad=$(jq -s '[.[] | select(.summary != true) | .written_pages / .interval_s | select(. < 475 or . > 540)] | length' "$WORK/out")
+# How many pages land in each interval depends on the scheduler (a busy
+# machine delays the ticker and stretches intervals), so the counts are only
+# shown; what the kernel guarantees is checked below against ground truth.
 jq -c 'select(.summary != true) | [.interval_s, .written_pages]' "$WORK/out" | sed 's/^/# /'
-check "per-interval pages match the target's 500 pages/s within 5%" [ "$bad" = 0 ]
 check "the top writer is the target's area" \
 	[ "$(jq -rs '[.[] | select(.summary != true) | .mappings[0].mapping] | unique | join(",")' "$WORK/out")" = "[anon]" ]
 total=$(jq -s '[.[] | select(.summary == true)][0].written_pages' "$WORK/out")
@@ -38,6 +37,58 @@ check "distinct pages: every page written once (no wrap in 20000), within 5% of 
 	[ "$(jq -n --argjson t "$total" --argjson d "$distinct" '$d <= $t and $d >= 0.95 * $t')" = true ]
 check "the watch disarmed the target it armed" [ "$(uffds "$T_PID")" = 0 ]
 
+# Ground truth: while a watch runs, the test makes the target write 800
+# distinct pages of a memfd area (a mapping no other write lands in), in 8
+# batches spread over several intervals. Each page written once after the
+# watch's first reset is reported by exactly one interval's read-and-reset,
+# however the intervals fall: the per-interval counts add up to exactly 800,
+# and so does the summary. Waits are for events, bounded, not for time.
+# wait_intervals N: until the watch has printed N interval objects (60 s at most).
+wait_intervals() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -c '"interval_s"' "$WORK/out")" -ge "$1" ] && return 0
+		kill -0 "$watcher" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+target_start
+map M 1000 memfd
+: >"$WORK/out"	# empty before the watch starts: wait_intervals reads it
+"$PMSCAN" --watch=0.2 --json -p "$T_PID" >"$WORK/out" 2>"$WORK/err" &
+watcher=$!
+if wait_intervals 1; then
+	for ((b = 0; b < 8; b++)); do
+		tcmd write M $((b * 100)) 1 100
+		sleep 0.1
+	done
+	# An interval whose scan began after the last write returned.
+	wait_intervals $(($(grep -c '"interval_s"' "$WORK/out") + 2))
+	kill -INT $watcher
+	wait $watcher
+	RC=$?
+	memfd='[.mappings[] | select(.mapping | startswith("/memfd:pmscan-test")) | .pages] | add // 0'
+	per=$(jq -s "[.[] | select(.summary != true) | $memfd] | add" "$WORK/out")
+	sum=$(jq -s "[.[] | select(.summary == true)][0] | $memfd" "$WORK/out")
+	diag "memfd pages per interval: $(jq -s -c "[.[] | select(.summary != true) | $memfd]" "$WORK/out")"
+	check "ground truth: the watch ends cleanly on SIGINT" [ "$RC" -eq 0 ]
+	check "ground truth: the intervals count each of the 800 written pages once (got $per)" [ "$per" = 800 ]
+	check "ground truth: the summary counts 800 pages in the area (got $sum)" [ "$sum" = 800 ]
+	check "ground truth: at least 800 distinct pages" \
+		[ "$(jq -s '[.[] | select(.summary == true)][0].distinct_pages >= 800' "$WORK/out")" = true ]
+else
+	diag "stderr: $(head -c 300 "$WORK/err")"
+	ok 1 "ground truth: the watch printed its first interval"
+	kill -INT $watcher 2>/dev/null
+	wait $watcher
+fi
+
+# The steady writer again, for the rest.
+target_start
+map A 20000 anon
+tcmd ticker A 50 100
+
 # Plain lines when stdout is not a terminal.
 "$PMSCAN" --watch=0.3 --count=2 -p "$T_PID" >"$WORK/out" 2>"$WORK/err"
 check "plain output: a header and one line per interval" \
@@ -46,9 +97,10 @@ check "plain output: a header and one line per interval" \
 check "plain output: a summary" grep -q "^distinct pages written: " "$WORK/out"
 
 # Ctrl-C mid-watch: clean exit, disarmed, summary.
+: >"$WORK/out"
 "$PMSCAN" --watch=0.2 --json -p "$T_PID" >"$WORK/out" 2>"$WORK/err" &
 watcher=$!
-sleep 1
+wait_intervals 1
 check "while watching, the target is armed" [ "$(uffds "$T_PID")" = 1 ]
 kill -INT $watcher
 wait $watcher
