@@ -9,7 +9,7 @@ B=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 RUNS=${RUNS:-9}
 PMSCAN=$B/src/cli/pmscan
 BS=$B/bench/bench-scan
-make -s -C "$B" tests/helpers/target bench/bench-scan
+make -s -C "$B" tests/helpers/target bench/bench-scan bench/bench-read
 [ -x "$PMSCAN" ] || { echo "build pmscan first" >&2; exit 1; }
 # Time the program itself, not libtool's wrapper script around it.
 if [ -x "$B/src/cli/.libs/pmscan" ]; then
@@ -64,9 +64,18 @@ bench() {
 		"$(div "$pg" 1000)" "$(div "$pg" "$pm")"
 }
 
+# read_engines NAME: the read engine against the ioctl engine and a
+# page-types style pagemap reader, same target, same questions.
+read_engines() {
+	echo "$1: read engine vs ioctl engine vs plain pagemap reader (median of $RUNS)"
+	"$B/bench/bench-read" $tpid "$base" "$end" "$RUNS" | sed 's/^/  /'
+}
+
 say write big 0 16 65536
 bench "sparse (every 16th page written)"
+read_engines "sparse (every 16th page written)"
 say write big 0 2 $((PAGES / 2))
 bench "sparse (every other page written)"
 say fill big
 bench "dense (every page written)"
+read_engines "dense (every page written)"

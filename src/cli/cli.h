@@ -36,6 +36,8 @@ struct options {
 	bool check_wpasync;
 	bool noheadings;
 	bool list_categories;
+	int engine;		/* PMSCAN_ENGINE_* (--engine) */
+	bool engine_set;
 	bool arm, disarm, no_rearm;
 	unsigned timeout_ms;	/* --timeout (0: the library's default) */
 	bool watch;

@@ -17,7 +17,7 @@ enum {
 	OPT_REQUIRE = 256, OPT_ANYOF, OPT_EXCLUDE, OPT_RETURN,
 	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
 	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC, OPT_LIST_CATEGORIES,
-	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT, OPT_TIMEOUT,
+	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT, OPT_ENGINE, OPT_TIMEOUT,
 };
 
 static const struct argp_option option_table[] = {
@@ -48,6 +48,9 @@ static const struct argp_option option_table[] = {
 	  "write-protect the written pages reported (reset them); implies --written", 3 },
 	{ "check-wpasync", OPT_CHECK_WPASYNC, NULL, 0,
 	  "fail if a scanned mapping is not tracked for writes", 3 },
+	{ "engine", OPT_ENGINE, "ENGINE", 0,
+	  "how to read page states: ioctl (PAGEMAP_SCAN, Linux 6.7+), read (/proc/PID/pagemap, "
+	  "any kernel; cannot --wp), or auto (default: ioctl where the kernel has it)", 3 },
 
 	{ NULL, 0, NULL, 0, "Write tracking:", 4 },
 	{ "arm", OPT_ARM, NULL, 0,
@@ -83,9 +86,9 @@ static const char doc[] =
 	"Categories: wpallowed written file present swapped pfnzero huge soft-dirty "
 	"guard accessed (those the running kernel knows).\n"
 	"\n"
-	"Written pages are meaningful only in mappings tracked with userfaultfd async "
-	"write-protect (--arm, or the process's own); in other mappings every present "
-	"or swapped page reads as written, and pmscan warns about it.\n"
+	"Written pages exist only in mappings tracked with userfaultfd async "
+	"write-protect (--arm, or the process's own); in other mappings no page is "
+	"reported written, and pmscan warns when the selection names 'written'.\n"
 	"\n"
 	"Exit status:\n"
 	"  0  success\n"
@@ -178,6 +181,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_WP: o->wp = true; break;
 	case OPT_CHECK_WPASYNC: o->check_wpasync = true; break;
+	case OPT_ENGINE:
+		if (!strcmp(arg, "auto"))
+			o->engine = PMSCAN_ENGINE_AUTO;
+		else if (!strcmp(arg, "ioctl"))
+			o->engine = PMSCAN_ENGINE_IOCTL;
+		else if (!strcmp(arg, "read"))
+			o->engine = PMSCAN_ENGINE_READ;
+		else
+			argp_error(state, "unknown engine '%s' (auto, ioctl or read)", arg);
+		o->engine_set = true;
+		break;
 	case 'j': o->json = true; break;
 	case 'a': set_mode(ps, MODE_ADDRESSES); break;
 	case 's': set_mode(ps, MODE_SUMMARY); break;
@@ -230,7 +244,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			if (ps->pid_set == !!o->command)
 				argp_error(state, "--watch takes either -p PID or -- COMMAND [ARG...]");
 			if (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
-			    o->check_wpasync || ps->modes || o->arm || o->disarm)
+			    o->check_wpasync || ps->modes || o->arm || o->disarm || o->engine_set)
 				argp_error(state, "--watch takes only -p, --range, --count, --json, "
 					   "--noheadings, --no-rearm and --timeout");
 			break;
@@ -247,12 +261,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--arm and --disarm exclude each other");
 		if ((o->arm || o->disarm) &&
 		    (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
-		     o->check_wpasync || ps->modes || o->json))
+		     o->check_wpasync || ps->modes || o->json || o->engine_set))
 			argp_error(state, "--%s takes only -p, --range and --timeout", o->arm ? "arm" : "disarm");
 		if (o->disarm && o->nranges)
 			argp_error(state, "--disarm stops all tracking; it takes no --range");
 		if (o->wp)
 			o->require |= PMSCAN_WRITTEN;
+		if (o->wp && o->engine == PMSCAN_ENGINE_READ)
+			argp_error(state, "--wp write-protects pages, which only the ioctl engine can do");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -28,15 +28,21 @@ static const char *const category_help[PMSCAN_NCATEGORIES] = {
 	"accessed since read-protected (userfaultfd read-protect mode)",
 };
 
+/* Whether the chosen engine can report each category here, and if not, why
+   (the KERNEL column stays second: scripts read it). */
 static int list_categories(const struct options *o)
 {
-	uint64_t known = pmscan_kernel_categories();
+	uint64_t known = pmscan_engine_categories(o->engine);
 
 	if (!o->noheadings)
 		printf("%-11s %-6s %s\n", "CATEGORY", "KERNEL", "MEANING");
-	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++)
-		printf("%-11s %-6s %s\n", pmscan_category_name(i),
-		       (known & (UINT64_C(1) << i)) ? "yes" : "no", category_help[i]);
+	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++) {
+		bool yes = known & (UINT64_C(1) << i);
+		const char *why = yes ? NULL : pmscan_category_unavailable(o->engine, i);
+
+		printf("%-11s %-6s %s%s%s\n", pmscan_category_name(i), yes ? "yes" : "no",
+		       category_help[i], why ? "; unavailable: " : "", why ? why : "");
+	}
 	return EXIT_OK;
 }
 
@@ -145,24 +151,36 @@ static int open_failed(pid_t pid, int e)
 	return EXIT_SCAN_FAILED;
 }
 
-/* The category names in mask the kernel lacks, or exit status 0. */
+/* Exit status 3 with the reason when the kernel or the engine cannot do
+   what was asked, else 0. */
 static int check_kernel(const struct options *o)
 {
-	uint64_t known = pmscan_kernel_categories();
-	uint64_t missing = (o->require | o->anyof | o->exclude | o->ret) & ~known;
-	char names[160];
+	bool need_ioctl = o->arm || o->disarm || o->watch || o->wp ||
+			  o->engine == PMSCAN_ENGINE_IOCTL;
+	int engine = o->wp ? PMSCAN_ENGINE_IOCTL : o->engine;
 
-	if (!known) {
-		warnx("the running kernel has no PAGEMAP_SCAN (Linux 6.7 or later is needed)");
+	if (engine == PMSCAN_ENGINE_AUTO)
+		engine = pmscan_kernel_categories() ? PMSCAN_ENGINE_IOCTL : PMSCAN_ENGINE_READ;
+	uint64_t missing = (o->require | o->anyof | o->exclude | o->ret) &
+			   ~pmscan_engine_categories(engine);
+
+	if (need_ioctl && !pmscan_kernel_categories()) {
+		warnx("the running kernel has no PAGEMAP_SCAN (Linux 6.7 or later is needed%s)",
+		      o->arm || o->disarm || o->watch || o->wp ? "" :
+		      "; --engine=read works without it");
 		return EXIT_KERNEL;
 	}
-	if (missing) {
-		pmscan_categories_format(missing, names, sizeof(names));
-		warnx("the running kernel does not know category '%s'%s", names,
-		      (missing & PMSCAN_SOFT_DIRTY) ?
-		      " (soft-dirty needs Linux 6.8+ built with CONFIG_MEM_SOFT_DIRTY)" : "");
-		return EXIT_KERNEL;
-	}
+	if (o->arm || o->disarm || o->watch)
+		return 0;
+	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++)
+		if (missing & (UINT64_C(1) << i)) {
+			const char *why = pmscan_category_unavailable(engine, i);
+			warnx("category '%s' is not available with the %s engine: %s",
+			      pmscan_category_name(i),
+			      engine == PMSCAN_ENGINE_READ ? "read" : "ioctl",
+			      why ? why : "unknown reason");
+			return EXIT_KERNEL;
+		}
 	return 0;
 }
 
@@ -189,6 +207,8 @@ static int scan_failed(const struct options *o, struct pmscan_scan *s, int e,
 		snprintf(msg, len, "process %d exited during the scan", (int)o->pid);
 	else if (e == EPERM && o->check_wpasync)
 		snprintf(msg, len, "%s is not tracked for writes (--check-wpasync)", where);
+	else if (e == ENOTSUP && pmscan_scan_error(s)[0])
+		snprintf(msg, len, "%s", pmscan_scan_error(s));
 	else if (e == ENOTSUP)
 		snprintf(msg, len, "the running kernel cannot do this scan: %s", strerror(e));
 	else
@@ -196,16 +216,21 @@ static int scan_failed(const struct options *o, struct pmscan_scan *s, int e,
 	return e == ENOTSUP ? EXIT_KERNEL : EXIT_SCAN_FAILED;
 }
 
+/* Written pages exist only in tracked mappings: say when the answer leaves
+   some out. Tracking is known from each mapping's registration, never from
+   what the kernel reported (6.7 to 7.2 call every page of an untracked
+   mapping written, 7.3 none). */
 static void warn_untracked(const struct options *o, const struct pmscan_scan_stats *st, bool armed)
 {
-	if (!st->untracked || !((o->require | o->anyof | o->exclude) & PMSCAN_WRITTEN))
+	if (!st->untracked || !(((o->require | o->anyof | o->exclude) & PMSCAN_WRITTEN) ||
+				(o->ret_set && (o->ret & PMSCAN_WRITTEN))))
 		return;
 	if (armed) {
 		/* What arming could not track, it listed; --wp skips it quietly. */
 		if (!o->wp)
 			warnx("warning: %llu of %llu scanned mappings (%llu pages) cannot be tracked "
 			      "(kernel-provided, never writable, or too large; see 'pmscan --arm'), so "
-			      "every present or swapped page in them reads as written",
+			      "which of their pages were written is unknown and none is reported",
 			      (unsigned long long)st->untracked, (unsigned long long)st->mappings,
 			      (unsigned long long)st->untracked_pages);
 		return;
@@ -216,8 +241,8 @@ static void warn_untracked(const struct options *o, const struct pmscan_scan_sta
 		      (unsigned long long)st->untracked, (unsigned long long)st->mappings, (int)o->pid);
 	else
 		warnx("warning: %llu of %llu scanned mappings (%llu pages) are not tracked for "
-		      "writes, so every present or swapped page in them reads as written; "
-		      "track them with 'pmscan --arm -p %d' (see TRACKING in pmscan(1))",
+		      "writes, so which of their pages were written is unknown and none is "
+		      "reported; track them with 'pmscan --arm -p %d' (see TRACKING in pmscan(1))",
 		      (unsigned long long)st->untracked, (unsigned long long)st->mappings,
 		      (unsigned long long)st->untracked_pages, (int)o->pid);
 }
@@ -317,7 +342,8 @@ static int configure_scan(const struct options *o, struct pmscan_scan *s)
 		flags |= PMSCAN_SCAN_CHECK_WPASYNC;
 	if (o->mode == MODE_SUMMARY)
 		flags |= PMSCAN_SCAN_TRACKING_INFO;
-	if (pmscan_scan_set_masks(s, o->require, o->anyof, o->exclude, o->ret) < 0 ||
+	if (pmscan_scan_set_engine(s, o->wp ? PMSCAN_ENGINE_IOCTL : o->engine) < 0 ||
+	    pmscan_scan_set_masks(s, o->require, o->anyof, o->exclude, o->ret) < 0 ||
 	    pmscan_scan_set_max_pages(s, o->max_pages) < 0 ||
 	    pmscan_scan_set_flags(s, flags) < 0)
 		return -1;
@@ -338,7 +364,8 @@ static int scan(const struct options *o, struct pmscan_target *t)
 		.opt = o,
 		.pid = o->pid,
 		.page_size = (uint64_t)sysconf(_SC_PAGESIZE),
-		.ret_mask = o->ret ? o->ret : pmscan_kernel_categories(),
+		.ret_mask = o->ret ? o->ret :
+			    pmscan_engine_categories(o->wp ? PMSCAN_ENGINE_IOCTL : o->engine),
 		.tty = isatty(STDOUT_FILENO),
 	};
 	char msg[1024];

@@ -154,6 +154,24 @@ static void probe(void)
 			known_mask |= a.return_mask;
 	}
 	close(fd);
+	/* A kernel that knows the bit accepts it whether or not it was built
+	   with CONFIG_MEM_SOFT_DIRTY: ask the feature itself. */
+	if ((known_mask & PMSCAN_SOFT_DIRTY) && !probe_soft_dirty(NULL))
+		known_mask &= ~PMSCAN_SOFT_DIRTY;
+}
+
+/* What PAGEMAP_SCAN's mask probe said, before the soft-dirty test. */
+static bool ioctl_knows_bit(unsigned bit)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	struct pm_scan_arg a = { .size = sizeof(a), .return_mask = UINT64_C(1) << bit };
+	bool r;
+
+	if (fd < 0)
+		return false;
+	r = ioctl(fd, PAGEMAP_SCAN, &a) == 0;
+	close(fd);
+	return r;
 }
 
 PMSCAN_EXPORT uint64_t pmscan_kernel_categories(void)
@@ -162,4 +180,97 @@ PMSCAN_EXPORT uint64_t pmscan_kernel_categories(void)
 	if (!known_mask)
 		errno = known_errno ? known_errno : ENOTSUP;
 	return known_mask;
+}
+
+bool have_pagemap_scan(void)
+{
+	return pmscan_kernel_categories() != 0;
+}
+
+int engine_resolve(int engine)
+{
+	if (engine == PMSCAN_ENGINE_AUTO)
+		return have_pagemap_scan() ? PMSCAN_ENGINE_IOCTL : PMSCAN_ENGINE_READ;
+	return engine;
+}
+
+static const char *ioctl_reason(unsigned bit)
+{
+	const char *sd;
+
+	if (!have_pagemap_scan())
+		return "the running kernel has no PAGEMAP_SCAN (Linux 6.7 or later is needed; "
+		       "the read engine works without it)";
+	if (pmscan_kernel_categories() & (UINT64_C(1) << bit))
+		return NULL;
+	switch (UINT64_C(1) << bit) {
+	case PMSCAN_SOFT_DIRTY:
+		if (ioctl_knows_bit(bit) && !probe_soft_dirty(&sd))
+			return sd;
+		return "the running kernel's PAGEMAP_SCAN does not know it (Linux 6.8+)";
+	case PMSCAN_GUARD:
+		return "the running kernel's PAGEMAP_SCAN does not know it (Linux 6.16+)";
+	case PMSCAN_ACCESSED:
+		return "the running kernel's PAGEMAP_SCAN does not know it "
+		       "(kernels with userfaultfd read-protect tracking)";
+	default:
+		return "the running kernel's PAGEMAP_SCAN does not know it";
+	}
+}
+
+static const char *read_reason(unsigned bit)
+{
+	const char *sd;
+
+	switch (UINT64_C(1) << bit) {
+	case PMSCAN_WRITTEN:
+		return have_pagemap_scan() ? NULL :
+		       "the running kernel has no userfaultfd async write-protect (Linux 6.7+), "
+		       "so no mapping can be tracked for writes";
+	case PMSCAN_PFNZERO:
+		return probe_zero_pfn() ? NULL :
+		       "telling the zero page needs page frame numbers, which /proc/PID/pagemap "
+		       "shows only to CAP_SYS_ADMIN";
+	case PMSCAN_SOFT_DIRTY:
+		return probe_soft_dirty(&sd) ? NULL : sd;
+	case PMSCAN_GUARD:
+		return probe_pagemap_guard() >= 0 ? NULL :
+		       "this kernel has guard regions but its pagemap does not show them (Linux 6.15+)";
+	case PMSCAN_ACCESSED:
+		return "pagemap has no accessed bit (only PAGEMAP_SCAN reports it)";
+	default:
+		return NULL;
+	}
+}
+
+PMSCAN_EXPORT const char *pmscan_category_unavailable(int engine, unsigned bit)
+{
+	if (bit >= PMSCAN_NCATEGORIES)
+		return "not a category this library knows";
+	switch (engine_resolve(engine)) {
+	case PMSCAN_ENGINE_IOCTL:
+		return ioctl_reason(bit);
+	case PMSCAN_ENGINE_READ:
+		return read_reason(bit);
+	default:
+		return "not an engine";
+	}
+}
+
+PMSCAN_EXPORT uint64_t pmscan_engine_categories(int engine)
+{
+	uint64_t m = 0;
+
+	switch (engine_resolve(engine)) {
+	case PMSCAN_ENGINE_IOCTL:
+		return pmscan_kernel_categories();
+	case PMSCAN_ENGINE_READ:
+		for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++)
+			if (!read_reason(i))
+				m |= UINT64_C(1) << i;
+		return m;
+	default:
+		errno = EINVAL;
+		return 0;
+	}
 }

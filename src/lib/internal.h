@@ -63,6 +63,70 @@ void merger_init(struct merger *mg, pmscan_region_fn emit, void *arg);
 int merger_add(struct merger *mg, const struct pmscan_region *r);
 int merger_flush(struct merger *mg);
 
+/* probe.c: what the running kernel really does, tried once on own memory */
+/* Soft-dirty works (clear_refs, write, bit 55); else *why says why. */
+bool probe_soft_dirty(const char **why);
+/* PAGEMAP_SCAN with WP_MATCHING protects ranges with no page table yet
+   exactly (false on 6.12.95-like kernels, or when it cannot be tested). */
+bool probe_wp_matching_unpopulated_ok(void);
+/* Write-protect [start, end), registered with uffd (which may be a copy of
+   another process's userfaultfd: its ioctls act on that process): with
+   UFFDIO_WRITEPROTECT where WP_MATCHING is broken, else (or when uffd is
+   -1) with PAGEMAP_SCAN WP_MATCHING on pagemap_fd. 0 or -errno. */
+int protect_range(int uffd, int pagemap_fd, uint64_t start, uint64_t end);
+/* The zero page's PFN, or 0 when PFNs are hidden from this process. */
+uint64_t probe_zero_pfn(void);
+/* 1 pagemap shows guard regions, 0 the kernel has none, -1 it hides them. */
+int probe_pagemap_guard(void);
+
+/* categories.c */
+bool have_pagemap_scan(void);
+int engine_resolve(int engine);
+
+/* scan.c and engine-read.c: a request, and what one run needs */
+struct scan_masks {
+	uint64_t inv, mask, anyof, ret;	/* as PAGEMAP_SCAN takes them */
+};
+
+static inline bool scan_masks_match(const struct scan_masks *k, uint64_t categories)
+{
+	uint64_t c = categories ^ k->inv;
+
+	return (c & k->mask) == k->mask && (!k->anyof || (c & k->anyof));
+}
+
+struct read_state;
+
+struct pmscan_scan {
+	struct pmscan_target *t;
+	uint64_t require, anyof, exclude, ret;
+	uint64_t max_pages;
+	unsigned flags;
+	int engine;		/* PMSCAN_ENGINE_*, as set */
+	struct range_set rs;	/* requested ranges; none: the whole process */
+	pmscan_mapping_fn on_mapping;
+	pmscan_region_fn on_region;
+	void *arg;
+	struct page_region *vec;
+	struct pmscan_scan_stats st;
+	/* run state */
+	uint64_t budget_left;
+	struct pmscan_mapping failed;
+	char *failed_name;
+	bool has_failed;
+	char err[512];		/* why the last run failed, when known */
+	struct read_state *rd;	/* the read engine's buffers, kept across runs */
+};
+
+/* engine-read.c: the /proc/PID/pagemap engine. read_piece scans
+   [start, end) of mapping m (tracked already filled when the masks involve
+   it), budget and stop as scan_piece; 0 or -errno (s->err says more). */
+int read_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_mapping *m,
+	       uint64_t start, uint64_t end, const struct scan_masks *k, bool *stop);
+/* Forget per-run state (call at the start and end of each run). */
+void read_run_end(struct pmscan_scan *s);
+void read_free(struct pmscan_scan *s);
+
 /* target.c: record what failed in t->err; returns -err */
 int target_fail(struct pmscan_target *t, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -81,12 +81,42 @@ int pmscan_categories_parse(const char *list, uint64_t *mask,
 size_t pmscan_categories_format(uint64_t mask, char *buf, size_t len);
 
 /*
- * The categories the running kernel's PAGEMAP_SCAN knows, probed once per
- * process (the kernel rejects an unknown bit with EINVAL) and cached.
- * Returns the mask, or 0 with errno ENOTSUP when the kernel has no
- * PAGEMAP_SCAN at all. Thread-safe.
+ * The categories the running kernel's PAGEMAP_SCAN knows and really
+ * computes, probed once per process (the kernel rejects an unknown bit with
+ * EINVAL; soft-dirty is tested on a page of a short-lived child, since a
+ * kernel built without CONFIG_MEM_SOFT_DIRTY accepts the bit and never sets
+ * it) and cached. Returns the mask, or 0 with errno ENOTSUP when the kernel
+ * has no PAGEMAP_SCAN at all. Thread-safe.
  */
 uint64_t pmscan_kernel_categories(void);
+
+/*
+ * Scan engines (see pmscan_scan_set_engine):
+ *   IOCTL  the kernel's PAGEMAP_SCAN ioctl (Linux 6.7+): fast on sparse
+ *          answers, and the only engine that can write-protect (--wp);
+ *   READ   reads /proc/PID/pagemap (and /proc/PID/smaps, /proc/kpageflags
+ *          for huge pages): every kernel, same regions, masks and merging;
+ *   AUTO   IOCTL where the kernel has PAGEMAP_SCAN, else READ.
+ */
+#define PMSCAN_ENGINE_AUTO  0
+#define PMSCAN_ENGINE_IOCTL 1
+#define PMSCAN_ENGINE_READ  2
+
+/*
+ * The categories engine can compute on the running kernel with the
+ * caller's privileges (probed once, cached). 0 with errno ENOTSUP when the
+ * engine cannot run here (IOCTL without PAGEMAP_SCAN), EINVAL for an
+ * unknown engine. Thread-safe.
+ */
+uint64_t pmscan_engine_categories(int engine);
+
+/*
+ * Why engine cannot compute category bit here (a static English sentence
+ * fragment, e.g. "telling the zero page needs page frame numbers, which
+ * /proc/PID/pagemap shows only to CAP_SYS_ADMIN"), or NULL when it can.
+ * Thread-safe.
+ */
+const char *pmscan_category_unavailable(int engine, unsigned bit);
 
 /* The version of the libpmscan the program runs with ("0.1.0"), which may
    be newer than the one it was built against. Never fails. */
@@ -175,9 +205,12 @@ void pmscan_scan_free(struct pmscan_scan *s);
  * Selection. A page matches when it has every category in require, at least
  * one in anyof (when anyof is not 0), and none in exclude. Reported regions
  * carry the page's categories limited to ret; ret 0 means every category the
- * kernel knows. Errors: ENOTSUP a bit the running kernel does not know (see
- * pmscan_kernel_categories); EINVAL a bit in both require and exclude, or in
- * both anyof and exclude (the kernel has one inversion vector for both).
+ * engine can compute. Errors: ENOTSUP a bit the engine cannot compute here
+ * (see pmscan_engine_categories); EINVAL a bit in both require and exclude,
+ * or in both anyof and exclude (the kernel has one inversion vector for both).
+ * WRITTEN exists only in mappings tracked for writes (registered for async
+ * write-protect): in any other mapping no page is written, whatever the
+ * kernel would say, so a request requiring it matches nothing there.
  */
 int pmscan_scan_set_masks(struct pmscan_scan *s, uint64_t require,
 			  uint64_t anyof, uint64_t exclude, uint64_t ret);
@@ -185,6 +218,18 @@ int pmscan_scan_set_masks(struct pmscan_scan *s, uint64_t require,
 /* At most max_pages pages in total over the whole run (0: no limit). With
    PMSCAN_SCAN_WP exactly the pages returned are write-protected. */
 int pmscan_scan_set_max_pages(struct pmscan_scan *s, uint64_t max_pages);
+
+/*
+ * Choose the engine of the next runs (PMSCAN_ENGINE_*; AUTO by default).
+ * Both give the same answer; categories one cannot compute here make
+ * pmscan_scan_run fail with ENOTSUP (see pmscan_category_unavailable).
+ * Errors: EINVAL an unknown engine; ENOTSUP IOCTL on a kernel without
+ * PAGEMAP_SCAN.
+ */
+int pmscan_scan_set_engine(struct pmscan_scan *s, int engine);
+
+/* The engine the runs use: PMSCAN_ENGINE_IOCTL or PMSCAN_ENGINE_READ. */
+int pmscan_scan_get_engine(const struct pmscan_scan *s);
 
 /* PMSCAN_SCAN_* flags; EINVAL for an unknown flag. */
 int pmscan_scan_set_flags(struct pmscan_scan *s, unsigned flags);
@@ -227,6 +272,11 @@ void pmscan_scan_get_stats(const struct pmscan_scan *s, struct pmscan_scan_stats
 /* After pmscan_scan_run failed: the mapping it was working on, or NULL.
    Valid until the next run or pmscan_scan_free. */
 const struct pmscan_mapping *pmscan_scan_failed_mapping(const struct pmscan_scan *s);
+
+/* After pmscan_scan_run failed: why, when the library knows more than the
+   errno says (a category the engine cannot compute, and why), else "".
+   Valid until the next run or pmscan_scan_free. */
+const char *pmscan_scan_error(const struct pmscan_scan *s);
 
 /* ---- arming: write tracking in another process ---------------------- */
 

@@ -2,7 +2,10 @@
 /*
  * The scan engine: PAGEMAP_SCAN over each mapping that meets the requested
  * ranges, batch after batch, merging regions across batches and handing
- * each merged region to a callback. Nothing here knows about output.
+ * each merged region to a callback; or, with the read engine
+ * (engine-read.c), the same pieces read from /proc/PID/pagemap. The
+ * walk over mappings, ranges, tracking and the untracked rule are shared.
+ * Nothing here knows about output.
  */
 #include "internal.h"
 
@@ -13,24 +16,6 @@
 
 /* Entries per PAGEMAP_SCAN call; the kernel copies out 512 at a time. */
 #define VEC_LEN 4096
-
-struct pmscan_scan {
-	struct pmscan_target *t;
-	uint64_t require, anyof, exclude, ret;
-	uint64_t max_pages;
-	unsigned flags;
-	struct range_set rs;	/* requested ranges; none: the whole process */
-	pmscan_mapping_fn on_mapping;
-	pmscan_region_fn on_region;
-	void *arg;
-	struct page_region *vec;
-	struct pmscan_scan_stats st;
-	/* run state */
-	uint64_t budget_left;
-	struct pmscan_mapping failed;
-	char *failed_name;
-	bool has_failed;
-};
 
 /* ---- merging ---------------------------------------------------------- */
 
@@ -98,6 +83,7 @@ PMSCAN_EXPORT void pmscan_scan_free(struct pmscan_scan *s)
 	if (!s)
 		return;
 	free(s->vec);
+	read_free(s);
 	range_set_free(&s->rs);
 	free(s->failed_name);
 	free(s);
@@ -112,7 +98,7 @@ PMSCAN_EXPORT int pmscan_scan_set_masks(struct pmscan_scan *s, uint64_t require,
 					uint64_t anyof, uint64_t exclude, uint64_t ret)
 {
 	uint64_t all = require | anyof | exclude | ret;
-	uint64_t known = pmscan_kernel_categories();
+	uint64_t known = pmscan_engine_categories(s->engine);
 
 	if (!known)
 		return -1;
@@ -129,6 +115,26 @@ PMSCAN_EXPORT int pmscan_scan_set_masks(struct pmscan_scan *s, uint64_t require,
 	s->exclude = exclude;
 	s->ret = ret;
 	return 0;
+}
+
+PMSCAN_EXPORT int pmscan_scan_set_engine(struct pmscan_scan *s, int engine)
+{
+	if (engine != PMSCAN_ENGINE_AUTO && engine != PMSCAN_ENGINE_IOCTL &&
+	    engine != PMSCAN_ENGINE_READ) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (engine == PMSCAN_ENGINE_IOCTL && !have_pagemap_scan()) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	s->engine = engine;
+	return 0;
+}
+
+PMSCAN_EXPORT int pmscan_scan_get_engine(const struct pmscan_scan *s)
+{
+	return engine_resolve(s->engine);
 }
 
 PMSCAN_EXPORT int pmscan_scan_set_max_pages(struct pmscan_scan *s, uint64_t max_pages)
@@ -176,6 +182,11 @@ PMSCAN_EXPORT const struct pmscan_mapping *pmscan_scan_failed_mapping(const stru
 	return s->has_failed ? &s->failed : NULL;
 }
 
+PMSCAN_EXPORT const char *pmscan_scan_error(const struct pmscan_scan *s)
+{
+	return s->err;
+}
+
 /* ---- running ---------------------------------------------------------- */
 
 /* Is the mapping at start registered for async write-protect? The kernel
@@ -200,6 +211,9 @@ int mapping_tracked(struct pmscan_target *t, uint64_t start)
 
 static int probe_tracked(struct pmscan_scan *s, const struct pmscan_mapping *m)
 {
+	/* Async write-protect came with PAGEMAP_SCAN: nothing is tracked without. */
+	if (!have_pagemap_scan())
+		return 0;
 	s->st.ioctls++;
 	return mapping_tracked(s->t, m->start);
 }
@@ -247,16 +261,16 @@ static int walk_next_mapping(struct pmscan_scan *s, struct walk *w)
 
 /* Scan [start, end) inside one mapping. */
 static int scan_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_mapping *m,
-		      uint64_t start, uint64_t end, bool *stop)
+		      uint64_t start, uint64_t end, const struct scan_masks *k, bool *stop)
 {
 	struct pm_scan_arg a = {
 		.size = sizeof(a),
 		.vec = (uintptr_t)s->vec,
 		.vec_len = VEC_LEN,
-		.category_inverted = s->exclude,
-		.category_mask = s->require | s->exclude,
-		.category_anyof_mask = s->anyof,
-		.return_mask = s->ret ? s->ret : pmscan_kernel_categories(),
+		.category_inverted = k->inv,
+		.category_mask = k->mask,
+		.category_anyof_mask = k->anyof,
+		.return_mask = k->ret,
 	};
 	uint64_t pos = start;
 
@@ -344,19 +358,72 @@ static int precheck_tracked(struct pmscan_scan *s)
 	return r;
 }
 
+/* The masks a mapping is scanned with, or false when nothing in it can
+   match. WRITTEN exists only in tracked mappings (docs/kernel.md: 6.7 to 7.2
+   report every page of an unregistered mapping as written, 7.3 none), so in
+   an untracked one no page has it, whatever the kernel would say. */
+static bool mapping_masks(const struct pmscan_scan *s, const struct pmscan_mapping *m,
+			  uint64_t ret, struct scan_masks *k)
+{
+	uint64_t require = s->require, anyof = s->anyof, exclude = s->exclude;
+
+	if (m->tracked == 0) {
+		if (require & (PMSCAN_WRITTEN | PMSCAN_WPALLOWED))
+			return false;
+		if (anyof && !(anyof & ~(PMSCAN_WRITTEN | PMSCAN_WPALLOWED)))
+			return false;
+		anyof &= ~(PMSCAN_WRITTEN | PMSCAN_WPALLOWED);
+		exclude &= ~(PMSCAN_WRITTEN | PMSCAN_WPALLOWED);
+		ret &= ~PMSCAN_WRITTEN;
+	} else if (m->tracked == 1 && (exclude & PMSCAN_WPALLOWED)) {
+		return false;
+	}
+	k->inv = exclude;
+	k->mask = require | exclude;
+	k->anyof = anyof;
+	k->ret = ret;
+	return true;
+}
+
+/* A category the engine cannot compute was asked for: say which and why. */
+static int unavailable(struct pmscan_scan *s, int engine, uint64_t missing)
+{
+	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++)
+		if (missing & (UINT64_C(1) << i)) {
+			const char *why = pmscan_category_unavailable(engine, i);
+			snprintf(s->err, sizeof(s->err), "the %s engine cannot report category '%s': %s",
+				 engine == PMSCAN_ENGINE_READ ? "read" : "ioctl",
+				 pmscan_category_name(i), why ? why : "unknown reason");
+			break;
+		}
+	return -ENOTSUP;
+}
+
 static int run(struct pmscan_scan *s)
 {
 	struct walk w = { 0 };
 	struct merger mg;
 	bool stop = false;
+	int engine = engine_resolve(s->engine);
+	uint64_t known = pmscan_engine_categories(engine);
+	uint64_t ret = s->ret ? s->ret : known;
 	bool want_tracking = (s->flags & PMSCAN_SCAN_TRACKING_INFO) ||
-			     ((s->require | s->anyof | s->exclude) & PMSCAN_WRITTEN);
+			     ((s->require | s->anyof | s->exclude | ret) &
+			      (PMSCAN_WRITTEN | PMSCAN_WPALLOWED));
 	int r;
 
-	if (!pmscan_kernel_categories())
-		return -errno;
-	if (requested_categories(s) & ~pmscan_kernel_categories())
+	if (!known) {
+		snprintf(s->err, sizeof(s->err), "%s",
+			 pmscan_category_unavailable(engine, 0) ?: "the engine cannot run here");
 		return -ENOTSUP;
+	}
+	if (requested_categories(s) & ~known)
+		return unavailable(s, engine, requested_categories(s) & ~known);
+	if (engine == PMSCAN_ENGINE_READ && (s->flags & PMSCAN_SCAN_WP)) {
+		snprintf(s->err, sizeof(s->err), "the read engine cannot write-protect pages "
+			 "(resetting written pages needs the ioctl engine)");
+		return -ENOTSUP;
+	}
 	range_set_normalize(&s->rs);
 	s->budget_left = s->max_pages;
 
@@ -372,6 +439,7 @@ static int run(struct pmscan_scan *s)
 		return r;
 	while (!stop && (r = walk_next_mapping(s, &w)) > 0) {
 		struct pmscan_mapping *m = &w.m;
+		struct scan_masks k;
 
 		if (want_tracking) {
 			int tr = probe_tracked(s, m);
@@ -389,6 +457,8 @@ static int run(struct pmscan_scan *s)
 		s->st.mappings++;
 		if (s->on_mapping && (r = s->on_mapping(m, s->arg)) != 0)
 			break;
+		if (!mapping_masks(s, m, ret, &k))
+			continue;
 
 		size_t i = w.ri;
 		do {
@@ -400,7 +470,10 @@ static int run(struct pmscan_scan *s)
 					b = s->rs.r[i].end;
 			}
 			if (a < b) {
-				r = scan_piece(s, &mg, m, a, b, &stop);
+				if (engine == PMSCAN_ENGINE_READ)
+					r = read_piece(s, &mg, m, a, b, &k, &stop);
+				else
+					r = scan_piece(s, &mg, m, a, b, &k, &stop);
 				if (r)
 					break;
 			}
@@ -426,8 +499,10 @@ PMSCAN_EXPORT int pmscan_scan_run(struct pmscan_scan *s)
 {
 	memset(&s->st, 0, sizeof(s->st));
 	s->has_failed = false;
+	s->err[0] = '\0';
 
 	int r = run(s);
+	read_run_end(s);
 	/* A process that died under the scan gives a partial or empty answer
 	   (its maps read as empty): that is an error, whatever the ioctl said. */
 	if (pmscan_target_alive(s->t) == 0)

@@ -132,15 +132,13 @@ static int remove_range(struct pmscan_ww *ww, uint64_t start, uint64_t end)
 	return set_errno(EINVAL);
 }
 
-/* Write-protect the written pages of [start, end): a reset. */
+/* Write-protect the written pages of [start, end): a reset. protect_range
+   avoids WP_MATCHING where the kernel gets it wrong (probe.c). */
 static int reset_span(struct pmscan_ww *ww, uint64_t start, uint64_t end)
 {
-	struct pm_scan_arg a = {
-		.size = sizeof(a), .flags = PM_SCAN_WP_MATCHING, .start = start, .end = end,
-		.category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN,
-	};
+	int r = protect_range(ww->uffd, ww->pagemap_fd, start, end);
 
-	return pagemap_ioctl(ww->pagemap_fd, &a) < 0 ? -1 : 0;
+	return r < 0 ? set_errno(-r) : 0;
 }
 
 /*
@@ -172,11 +170,10 @@ PMSCAN_EXPORT int pmscan_ww_watch(struct pmscan_ww *ww, void *addr, size_t len)
 	if (ioctl(ww->uffd, UFFDIO_REGISTER, &reg) < 0)
 		return -1;
 	/* Start clean: protect every page, populated or not. */
-	struct uffdio_writeprotect wp = {
-		.range = reg.range,
-		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
-	};
-	if (ioctl(ww->uffd, UFFDIO_WRITEPROTECT, &wp) < 0 || add_range(ww, start, end) < 0) {
+	int pr = protect_range(ww->uffd, ww->pagemap_fd, start, end);
+	if (pr < 0)
+		errno = -pr;
+	if (pr < 0 || add_range(ww, start, end) < 0) {
 		int e = errno;
 		ioctl(ww->uffd, UFFDIO_UNREGISTER, &reg.range);
 		return set_errno(e);

@@ -110,7 +110,7 @@ esac
 # The kernel's answer to a category it lacks is exit 3, named.
 unknown=$("$PMSCAN" --list-categories -n | awk '$2 == "no" { print $1; exit }')
 if [ -n "$unknown" ]; then
-	expect_exit 3 "a category the kernel lacks: exit 3" "does not know category '$unknown'" \
+	expect_exit 3 "a category the kernel lacks: exit 3" "category '$unknown' is not available with the ioctl engine: " \
 		-p "$T_PID" --require="$unknown"
 else
 	skip "a category the kernel lacks: exit 3" "this kernel knows every category pmscan knows"
