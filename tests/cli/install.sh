@@ -40,6 +40,16 @@ nm -D --defined-only "$so" | awk '$2 ~ /^[TDBR]$/ { print $3 }' | grep -v '@@PMS
 check "every export carries a version (PMSCAN_*)" [ ! -s "$WORK/unversioned" ]
 check "every exported function is declared in pmscan.h" \
 	[ -z "$(while read -r f; do grep -q "\b$f(" "$TOP_SRCDIR/src/lib/pmscan.h" || echo "$f"; done <"$WORK/syms")" ]
+# The Debian symbols file follows the list: a function added to
+# libpmscan.sym goes into debian/libpmscan0.symbols too (dpkg-gensymbols
+# refuses a package whose library lost a symbol the file lists).
+if [ -f "$TOP_SRCDIR/debian/libpmscan0.symbols" ]; then
+	sed -n 's/^ \([a-z_0-9]*\)@PMSCAN_[0-9.]* .*/\1/p' "$TOP_SRCDIR/debian/libpmscan0.symbols" | sort >"$WORK/deb-syms"
+	comm -3 "$WORK/sym-list" "$WORK/deb-syms" | sed 's/^\t/only in debian\/libpmscan0.symbols: /; /^only/!s/^/only in libpmscan.sym: /' | sed 's/^/# /'
+	check "debian/libpmscan0.symbols lists exactly the symbols of libpmscan.sym" same "$WORK/sym-list" "$WORK/deb-syms"
+else
+	skip "debian/libpmscan0.symbols follows libpmscan.sym" "no debian/ directory in $TOP_SRCDIR"
+fi
 check "every exported function has its man page link" \
 	[ -z "$(while read -r f; do [ -n "$(find "$root" -name "$f.3")" ] || echo "$f"; done <"$WORK/syms")" ]
 
