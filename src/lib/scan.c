@@ -316,7 +316,7 @@ static int scan_piece(struct pmscan_scan *s, struct merger *mg, const struct pms
 		if (!s->max_pages && (uint64_t)n < VEC_LEN)
 			return 0;
 		/* walk_end can be stale after several internal refills
-		   (KERNEL.md): never resume before what was returned. */
+		   (docs/kernel.md): never resume before what was returned. */
 		uint64_t next = a.walk_end > last_end ? a.walk_end : last_end;
 		if (next <= pos) {
 			/* No progress: a hugetlb page that the remaining page

@@ -254,7 +254,7 @@ PMSCAN_EXPORT int pmscan_ww_get(struct pmscan_ww *ww, unsigned flags, void *base
 		}
 		if (n < WW_VEC || got >= max)
 			break;
-		/* walk_end can be stale (KERNEL.md): resume after what was returned. */
+		/* walk_end can be stale (docs/kernel.md): resume after what was returned. */
 		uint64_t next = a.walk_end > last ? a.walk_end : last;
 		if (next <= pos)
 			break;
