@@ -106,14 +106,18 @@ static int find_tracker(struct pmscan_target *t, int *inherited)
 	int found = -1, bound = -1;
 
 	*inherited = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)t->pid);
+	pid_t tid = target_live_task(t->pid);
+	if (tid > 0 && tid != t->pid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/fd", (int)t->pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)t->pid);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? -ESRCH : -errno;
 	while ((e = readdir(d))) {
 		char *end;
 		long fd = strtol(e->d_name, &end, 10);
-		if (*end || end == e->d_name || !fd_is_tracker(t->pid, (int)fd))
+		if (*end || end == e->d_name || !fd_is_tracker(tid > 0 ? tid : t->pid, (int)fd))
 			continue;
 		if (bound < 0)
 			bound = has_tracked_mapping(t) ? 1 : 0;
@@ -265,10 +269,10 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 
 static int get_tracker_copy(struct pmscan_target *t, int fd)
 {
-	int copy = (int)syscall(SYS_pidfd_getfd, t->pidfd, fd, 0);
+	int copy = target_getfd(t, fd);
 
 	if (copy < 0)
-		return fail(t, errno, "cannot take a copy of fd %d of process %d", fd, (int)t->pid);
+		return fail(t, -copy, "cannot take a copy of fd %d of process %d", fd, (int)t->pid);
 	return copy;
 }
 
@@ -302,11 +306,11 @@ static int kernel_can_track(struct pmscan_target *t)
    have it closed in the same stop (no half-made tracker is ever left). */
 static int init_tracker(struct pmscan_target *t, struct remote_call *c)
 {
-	int uffd = (int)syscall(SYS_pidfd_getfd, t->pidfd, (int)c->ret, 0);
+	int uffd = target_getfd(t, (int)c->ret);
 	int r;
 
 	if (uffd < 0)
-		return fail(t, errno, "cannot take a copy of fd %ld of process %d", c->ret, (int)t->pid);
+		return fail(t, -uffd, "cannot take a copy of fd %ld of process %d", c->ret, (int)t->pid);
 	r = tracker_api(uffd);
 	close(uffd);
 	return r < 0 ? fail(t, -r, "setting up the userfaultfd of process %d", (int)t->pid) : 0;

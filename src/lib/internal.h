@@ -131,6 +131,10 @@ void read_free(struct pmscan_scan *s);
 int target_fail(struct pmscan_target *t, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 #define DEFAULT_TIMEOUT_MS 3000
+/* target.c: a copy of fd of the process, or -errno */
+int target_getfd(struct pmscan_target *t, int fd);
+/* target.c: a live thread of pid (pid itself unless its leader is a zombie), 0 none */
+pid_t target_live_task(pid_t pid);
 
 long page_size_cached(void);
 int mapping_tracked(struct pmscan_target *t, uint64_t start);

@@ -328,14 +328,21 @@ struct seq {
 	pid_t tid;
 	uint64_t vdso_pc;	/* 0: not found */
 	bool attached;		/* we seized tid (else: the caller traces it) */
+	bool gone;		/* the thread exited: nothing to put back */
 };
+
+static int exited(struct seq *s)
+{
+	s->gone = true;
+	return fail(s->t, ESRCH, "process %d exited while being armed", (int)s->t->pid);
+}
 
 static int ptrace_err(struct seq *s, const char *what)
 {
 	int e = errno;
 
 	if (e == ESRCH)
-		return fail(s->t, ESRCH, "process %d exited while being armed", (int)s->t->pid);
+		return exited(s);
 	return fail(s->t, e, "ptrace %s of thread %d", what, (int)s->tid);
 }
 
@@ -360,11 +367,6 @@ static int syscall_op(pid_t tid)
 static int pass_signal(struct seq *s, int req, int status)
 {
 	return resume(s, req, WSTOPSIG(status));
-}
-
-static int exited(struct seq *s)
-{
-	return fail(s->t, ESRCH, "process %d exited while being armed", (int)s->t->pid);
 }
 
 /*
@@ -487,7 +489,7 @@ static int inject_user(struct seq *s, const struct arch_regs *saved)
 		}
 	}
 	/* Put everything back, whatever happened (unless it is gone). */
-	if (r != -ESRCH) {
+	if (!s->gone) {
 		r2 = arch_set_regs(s->tid, saved);
 		if (ptrace(PTRACE_SETSIGMASK, s->tid, (void *)sizeof(mask), &mask) < 0 && !r2)
 			r2 = -errno;
@@ -557,7 +559,7 @@ static int inject_entry(struct seq *s, const struct arch_regs *first, bool *fall
 			s->c->ret = saved_ret;
 		}
 	}
-	if (r == -ESRCH)
+	if (s->gone)
 		return r;
 	/* Back as it was: about to run the borrowed syscall anew, or (for the
 	   restart of an interrupted call) having been interrupted in it. */
@@ -709,7 +711,7 @@ static int inject_attached(struct pmscan_target *t, struct remote_call *c)
 	if ((r = attach(&s, &th, suspend)) < 0)
 		return r;	/* the injector's exit detaches */
 	r = inject_from_stop(&s);
-	if (r == -ESRCH)
+	if (s.gone)
 		return r;
 	if (ptrace(PTRACE_DETACH, s.tid, 0, 0) < 0 && errno != ESRCH && r == 0)
 		r = ptrace_err(&s, "detach");
@@ -817,7 +819,7 @@ static int inject_traced(struct pmscan_target *t, struct remote_call *c)
 			}
 		}
 	}
-	if (r != -ESRCH) {
+	if (!s.gone) {
 		struct arch_regs back = entry;
 		if (arch_set_before_syscall(s.tid, &back, arch_syscall_nr(&entry)) < 0 && r == 0)
 			r = ptrace_err(&s, "restore");

@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,34 +14,69 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-static int open_proc(pid_t pid, const char *file)
+static int open_proc(const char *where, const char *file)
 {
-	char path[64];
+	char path[96];
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	snprintf(path, sizeof(path), "/proc/%s/%s", where, file);
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-/* A zombie keeps its pid but has no memory to scan. */
-static bool is_zombie(pid_t pid)
+static char task_state(const char *path)
 {
-	char path[64], buf[512];
-	int fd;
+	char buf[512];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return '?';
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return '?';
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* A live thread of the process: the leader, or when the leader is a
+   zombie (it called pthread_exit() while other threads run on) another
+   thread, whose /proc/PID/task/TID files still show the memory. 0 when
+   every thread is gone: a zombie keeps its pid but has no memory. */
+pid_t target_live_task(pid_t pid)
+{
+	char path[64];
+	char st;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	st = task_state(path);
+	if (st != 'Z' && st != 'X')
+		return st == '?' ? 0 : pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	pid_t tid = 0;
+	if (!d)
+		return 0;
+	while (!tid && (e = readdir(d))) {
+		char tpath[320];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(tpath, sizeof(tpath), "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+		st = task_state(tpath);
+		if (st != 'Z' && st != 'X' && st != '?')
+			tid = atoi(e->d_name);
+	}
+	closedir(d);
+	return tid;
+}
+
+static bool is_zombie(pid_t pid)
+{
+	return target_live_task(pid) == 0;
 }
 
 PMSCAN_EXPORT int pmscan_target_alive(const struct pmscan_target *t)
@@ -82,10 +118,16 @@ PMSCAN_EXPORT struct pmscan_target *pmscan_target_open(pid_t pid)
 		errno = ESRCH;
 		goto fail;
 	}
-	t->pagemap_fd = open_proc(t->pid, "pagemap");
+	pid_t tid = t->self ? t->pid : target_live_task(t->pid);
+	char where[64];
+	if (tid == t->pid || tid == 0)
+		snprintf(where, sizeof(where), "%d", (int)t->pid);
+	else
+		snprintf(where, sizeof(where), "%d/task/%d", (int)t->pid, (int)tid);
+	t->pagemap_fd = open_proc(where, "pagemap");
 	if (t->pagemap_fd < 0)
 		goto fail_proc;
-	t->maps_fd = open_proc(t->pid, "maps");
+	t->maps_fd = open_proc(where, "maps");
 	if (t->maps_fd < 0)
 		goto fail_proc;
 	if (pmscan_target_alive(t) != 1) {
@@ -141,4 +183,25 @@ int target_fail(struct pmscan_target *t, int err, const char *fmt, ...)
 	vsnprintf(t->err, sizeof(t->err), fmt, ap);
 	va_end(ap);
 	return -err;
+}
+
+/* A copy of the process's fd. A zombie leader has no fd table of its own:
+   go through a live thread's pidfd (PIDFD_THREAD, Linux 6.9+). -errno. */
+int target_getfd(struct pmscan_target *t, int fd)
+{
+	int copy = (int)syscall(SYS_pidfd_getfd, t->pidfd, fd, 0);
+
+	if (copy < 0 && errno == ESRCH) {
+		pid_t tid = target_live_task(t->pid);
+		if (tid > 0 && tid != t->pid) {
+			int tfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
+			if (tfd >= 0) {
+				copy = (int)syscall(SYS_pidfd_getfd, tfd, fd, 0);
+				int e = errno;
+				close(tfd);
+				errno = e;
+			}
+		}
+	}
+	return copy < 0 ? -errno : copy;
 }

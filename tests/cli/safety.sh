@@ -1,0 +1,232 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Arming must be invisible to the target (tests/helpers/victim.c): no
+# spurious EINTR in blocked calls, a handler without SA_RESTART still makes
+# pause() return EINTR, queued signals all arrive once and in order, signal
+# masks unchanged; seccomp filters, a vfork parent, a zombie leader, a
+# stopped process; signals and SIGKILL to pmscan at random moments of
+# --arm and --disarm (fault injection); a set-user-ID pmscan refuses to run.
+. "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel wp_async
+
+case $(uname -m) in
+x86_64) ;;
+*) echo "1..0 # SKIP arming is implemented for x86_64 only"; exit 0 ;;
+esac
+
+V_PID=
+V_IN=
+V_OUT=
+V_SEQ=0
+
+# vstart ARGS...: start the victim (as $V_AS, if set), wait for "ready".
+vstart() {
+	vstop
+	V_SEQ=$((V_SEQ + 1))
+	mkfifo "$WORK/v$V_SEQ.in" "$WORK/v$V_SEQ.out" || bail "mkfifo failed"
+	${V_AS:-} "$HELPERS/victim" "$@" <"$WORK/v$V_SEQ.in" >"$WORK/v$V_SEQ.out" &
+	exec {V_IN}>"$WORK/v$V_SEQ.in" {V_OUT}<"$WORK/v$V_SEQ.out"
+	local line
+	read -r -t 10 line <&"$V_OUT" || bail "victim did not start"
+	V_PID=${line#ready }
+}
+
+vstop() {
+	if [ -n "$V_PID" ]; then
+		kill -KILL "$V_PID" 2>/dev/null
+		wait 2>/dev/null
+		exec {V_IN}>&- {V_OUT}<&-
+		V_PID=
+	fi
+}
+
+# vcounts: the victim's counters as shell variables (pause_eintr=0 ...).
+vcounts() {
+	local line
+	echo counts >&"$V_IN"
+	read -r -t 10 line <&"$V_OUT" || return 1
+	VC=${line#counts }
+	eval "${VC// / ; }"
+}
+
+cond() { eval "$1"; }
+alive() { [ -d "/proc/$V_PID" ] && ! grep -q '^State:.*[ZX]' "/proc/$V_PID/status"; }
+uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
+# A zombie leader has no fd table of its own: look through its threads.
+uffds_any() { find /proc/"$1"/task/*/fd -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | head -n 1 | wc -l; }
+sigcgt() { awk '/^SigCgt/ { print $2 }' "/proc/$1/status"; }
+fdlist() { ls "/proc/$1/fd" | sort -n | tr '\n' ' '; }
+
+cleanup_v() { vstop; cleanup; }
+trap cleanup_v EXIT
+
+# ---- blocked calls see nothing: 20 arm/disarm cycles, no signal sent ----
+vstart -t
+sleep 0.2
+cgt=$(sigcgt "$V_PID")
+fds=$(fdlist "$V_PID")
+fails=0
+for i in $(seq 20); do
+	"$PMSCAN" --arm -p "$V_PID" >/dev/null 2>"$WORK/err" || fails=$((fails + 1))
+	"$PMSCAN" --disarm -p "$V_PID" >/dev/null 2>>"$WORK/err" || fails=$((fails + 1))
+done
+check "20 arm/disarm cycles of a process with blocked threads succeed" [ "$fails" -eq 0 ]
+vcounts || bail "victim gave no counts"
+diag "$VC"
+for c in pause read epoll accept nanosleep futex; do
+	e=${c}_eintr w=${c}_woke
+	check "no spurious EINTR in $c() (blocked through 40 injections)" [ "${!e}" -eq 0 ] 
+	check "$c() was never woken" [ "${!w}" -eq 0 ]
+done
+check "signal masks of every thread unchanged" [ "$mask_bad" -eq 0 ]
+check "a computing thread saw no corruption" [ "$sum_bad" -eq 0 ] 
+check "handlers unchanged" [ "$(sigcgt "$V_PID")" = "$cgt" ]
+check "fd table unchanged after disarm" [ "$(fdlist "$V_PID")" = "$fds" ]
+
+# ---- a handler without SA_RESTART during arming: pause() returns EINTR ----
+for flags in "" "-r"; do
+	vstart -t $flags
+	sleep 0.2
+	sent=0
+	for i in $(seq 30); do
+		"$PMSCAN" --arm -p "$V_PID" >/dev/null 2>&1 &
+		sleep "0.00$((RANDOM % 4))"
+		kill -USR1 "$V_PID"
+		sent=$((sent + 1))
+		wait $!
+		sleep 0.03
+		"$PMSCAN" --disarm -p "$V_PID" >/dev/null 2>&1
+	done
+	sleep 0.1
+	vcounts
+	diag "${flags:-no SA_RESTART}: $VC"
+	check "SIGUSR1 during arming (${flags:-no SA_RESTART}): every signal handled once" [ "$usr1" -eq "$sent" ]
+	check "SIGUSR1 during arming (${flags:-no SA_RESTART}): pause() returned EINTR for each" [ "$pause_eintr" -eq "$sent" ]
+	check "SIGUSR1 during arming (${flags:-no SA_RESTART}): no other call saw EINTR" \
+		[ $((read_eintr + epoll_eintr + accept_eintr + nanosleep_eintr + futex_eintr)) -eq 0 ]
+done
+
+# ---- queued real-time signals while arming and disarming ----
+vstart -t
+sleep 0.2
+N=3000
+"$HELPERS/victim" send "$V_PID" $N &
+spid=$!
+cycles=0
+while kill -0 $spid 2>/dev/null; do
+	"$PMSCAN" --arm -p "$V_PID" >/dev/null 2>&1
+	"$PMSCAN" --disarm -p "$V_PID" >/dev/null 2>&1
+	cycles=$((cycles + 1))
+done
+wait $spid
+sleep 0.2
+vcounts
+diag "$cycles arm/disarm cycles during $N queued signals: $VC"
+check "queued signals during arming: all $N arrived" [ "$rt" -eq $N ]
+check "queued signals during arming: none duplicated or out of order" [ "$rt_bad" -eq 0 ]
+check "queued signals during arming: at least one arm/disarm cycle overlapped" [ "$cycles" -gt 0 ]
+
+# ---- seccomp ----
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+for mode in kill trap errno; do
+	vstart -s $mode
+	run_pmscan --arm -p "$V_PID"
+	check "seccomp $mode, as root: armed by suspending the filter for the call" [ "$RC" -eq 0 ]
+	check "seccomp $mode, as root: the target is alive" alive
+	vcounts
+	check "seccomp $mode, as root: no SIGSYS reached the target" [ "$sigsys" -eq 0 ]
+	run_pmscan --disarm -p "$V_PID"
+	check "seccomp $mode, as root: disarmed, no userfaultfd left" cond '[ "$RC" -eq 0 ] && [ "$(uffds "$V_PID")" -eq 0 ]'
+	if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+		skip "seccomp $mode, unprivileged" "needs root and setpriv to switch to an ordinary user"
+		continue
+	fi
+	chmod 755 "$WORK"
+	V_AS=$NOBODY vstart -s $mode
+	$NOBODY "$PMSCAN" --arm -p "$V_PID" >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	check "seccomp $mode, unprivileged: refused (exit 1)" [ "$RC" -eq 1 ]
+	check "seccomp $mode, unprivileged: the message names seccomp and CAP_SYS_ADMIN" \
+		grep -q "seccomp.*CAP_SYS_ADMIN" "$WORK/err"
+	check "seccomp $mode, unprivileged: the target is alive and untouched" alive
+	vcounts
+	check "seccomp $mode, unprivileged: no SIGSYS, no userfaultfd" cond '[ "$sigsys" -eq 0 ] && [ "$(uffds "$V_PID")" -eq 0 ]'
+done
+vstop
+
+# ---- vfork, zombie leader, stopped ----
+vstart -1 -v 30
+sleep 0.2
+start=$(date +%s%N)
+run_pmscan --arm --timeout=1 -p "$V_PID"
+took=$((($(date +%s%N) - start) / 1000000))
+check "vfork parent: fails within the bound (${took} ms for --timeout=1)" cond '[ "$RC" -eq 1 ] && [ "$took" -lt 2500 ]'
+check "vfork parent: the message says it did not stop in time and names vfork" \
+	grep -q "did not stop within 1 s: thread $V_PID is in vfork()" "$WORK/err"
+check "vfork parent: left untouched (no userfaultfd)" [ "$(uffds "$V_PID")" -eq 0 ]
+vstart -v 30
+sleep 0.2
+run_pmscan --arm -p "$V_PID"
+check "vfork parent with other threads: armed through another thread" cond '[ "$RC" -eq 0 ] && [ "$(uffds "$V_PID")" -eq 1 ]'
+vstart -z
+sleep 0.2
+run_pmscan --arm -p "$V_PID"
+check "zombie leader with live threads: armed" cond '[ "$RC" -eq 0 ] && [ "$(uffds_any "$V_PID")" -eq 1 ]'
+run_pmscan --disarm -p "$V_PID"
+check "zombie leader with live threads: disarmed" cond '[ "$RC" -eq 0 ] && [ "$(uffds_any "$V_PID")" -eq 0 ]'
+vstart -t
+kill -STOP "$V_PID"
+sleep 0.1
+run_pmscan --arm -p "$V_PID"
+check "stopped process: refused, saying it is stopped" cond '[ "$RC" -eq 1 ] && grep -q "is stopped" "$WORK/err"'
+check "stopped process: still stopped, untouched" grep -q '^State:.*T' "/proc/$V_PID/status"
+kill -CONT "$V_PID"
+
+# ---- fault injection: signals and SIGKILL to pmscan at random moments ----
+vstart -t
+sleep 0.2
+cgt=$(sigcgt "$V_PID")
+for sig in INT TERM HUP QUIT PIPE KILL; do
+	for op in --arm --disarm; do
+		n=$(kill -l $sig)
+		if [ $op = --disarm ]; then
+			"$PMSCAN" --arm -p "$V_PID" >/dev/null 2>&1
+		fi
+		out=$("$HELPERS/victim" killer "$V_PID" "$n" 25 20000 "$PMSCAN" $op -p "$V_PID")
+		diag "SIG$sig during $op: $out"
+		check "SIG$sig to pmscan at random moments of $op: the target lives" \
+			cond '[[ $out == *" dead=0 "* ]] && alive'
+	done
+done
+"$PMSCAN" --disarm -p "$V_PID" >/dev/null 2>&1
+vcounts
+diag "$VC"
+check "fault injection: no spurious EINTR in any blocked call" \
+	[ $((pause_eintr + read_eintr + epoll_eintr + accept_eintr + nanosleep_eintr + futex_eintr)) -eq 0 ]
+check "fault injection: signal masks and handlers unchanged" cond '[ "$mask_bad" -eq 0 ] && [ "$(sigcgt "$V_PID")" = "$cgt" ]'
+check "fault injection: no corruption, no userfaultfd left" cond '[ "$sum_bad" -eq 0 ] && [ "$(uffds "$V_PID")" -eq 0 ]'
+vstop
+
+# ---- privileges pmscan did not get from its caller ----
+real=$(dirname "$PMSCAN")/.libs/pmscan
+[ -x "$real" ] || real=$PMSCAN
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+	skip "set-user-ID pmscan refuses to run" "needs root and setpriv to switch to an ordinary user"
+elif ldd "$real" 2>/dev/null | grep -q "not found"; then
+	skip "set-user-ID pmscan refuses to run" \
+		"this uninstalled build finds libpmscan only through LD_LIBRARY_PATH, which the loader ignores for set-user-ID programs"
+else
+	mkdir -p "$WORK/suid"
+	cp "$real" "$WORK/suid/pmscan"
+	chmod 4755 "$WORK/suid/pmscan"
+	chmod 755 "$WORK"
+	libdir=$(dirname "$(dirname "$(dirname "$PMSCAN")")")/src/lib/.libs
+	$NOBODY env LD_LIBRARY_PATH="$libdir" "$WORK/suid/pmscan" --watch -- head -c 1 /etc/shadow \
+		>"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	check "set-user-ID pmscan run by an ordinary user: refuses (exit 1), prints nothing" \
+		cond '[ "$RC" -eq 1 ] && [ ! -s "$WORK/out" ]'
+	check "set-user-ID pmscan: says why" grep -q "refusing to run with privileges" "$WORK/err"
+fi
+
+done_testing
