@@ -203,17 +203,6 @@ static int uffd_register(int uffd, const struct pmscan_mapping *m)
 	return ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ? -errno : 0;
 }
 
-/* Write-protect [start, end): a reset of the written state. */
-static int protect(struct pmscan_target *t, uint64_t start, uint64_t end)
-{
-	struct pm_scan_arg a = {
-		.size = sizeof(a), .flags = PM_SCAN_WP_MATCHING, .start = start, .end = end,
-		.category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN,
-	};
-
-	return pagemap_ioctl(t->pagemap_fd, &a) < 0 ? -errno : 0;
-}
-
 static bool in_ranges(const struct pmscan_mapping *m, const struct pmscan_range *ranges, size_t n)
 {
 	if (!n)
@@ -254,7 +243,9 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 				on_skip(&m, why, arg);
 			continue;
 		}
-		if (protect_new && (r = protect(t, m.start, m.end)) < 0)
+		/* UFFDIO_WRITEPROTECT where the kernel's WP_MATCHING mishandles
+		   ranges with no page table yet (6.12.95, docs/kernel.md). */
+		if (protect_new && (r = protect_range(uffd, t->pagemap_fd, m.start, m.end)) < 0)
 			break;
 		if (st) {
 			st->mappings++;
