@@ -5,6 +5,7 @@
 # blocked in read(2); new mappings after arming; 30 arm/disarm cycles;
 # privileges; debuggers, zombies and targets that exit mid-arm.
 . "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel wp_async
 
 uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
 nfds() { find "/proc/$1/fd" -maxdepth 1 -mindepth 1 2>/dev/null | wc -l; }

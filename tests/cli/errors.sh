@@ -4,6 +4,7 @@
 # untracked-mapping warning and --check-wpasync; permissions as an
 # ordinary user; targets that are gone, zombies, or exit mid-scan.
 . "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel wp_async
 
 target_start
 map A 2000 anon

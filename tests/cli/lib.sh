@@ -157,6 +157,44 @@ json_to_raw() {
 	while read -r s e m; do printf '%s %s 0x%x\n' "$s" "$e" "$m"; done
 }
 
+# kernel_has FEATURE: what the running kernel can do, probed once by the
+# target helper on its own memory: pagemap_scan, wp_async (userfaultfd async
+# write-protect, what "track" and arming need), soft_dirty, hugetlb.
+kernel_has() {
+	[ -n "${K_FEATURES:-}" ] || K_FEATURES=" $(echo features | "$HELPERS/target" 2>/dev/null) "
+	[[ $K_FEATURES == *" $1=1 "* ]]
+}
+
+# kernel_lacks_reason FEATURE: why a test needing FEATURE cannot run here.
+kernel_lacks_reason() {
+	case $1 in
+	pagemap_scan) echo "kernel $(uname -r) has no PAGEMAP_SCAN ioctl (Linux 6.7+)" ;;
+	wp_async) echo "kernel $(uname -r) has no userfaultfd async write-protect (Linux 6.7+)" ;;
+	soft_dirty) echo "kernel $(uname -r) has no soft-dirty bits (CONFIG_MEM_SOFT_DIRTY off)" ;;
+	hugetlb) echo "no hugetlb page can be mapped (vm.nr_hugepages is 0)" ;;
+	*) echo "kernel $(uname -r) lacks $1" ;;
+	esac
+}
+
+# require_kernel FEATURE...: skip the whole script, with the reason, unless
+# the running kernel has every FEATURE (see kernel_has).
+require_kernel() {
+	local f
+	for f; do
+		kernel_has "$f" && continue
+		echo "1..0 # SKIP $(kernel_lacks_reason "$f")"
+		exit 0
+	done
+}
+
+# skip_unless FEATURE DESCRIPTION COMMAND...: check, or skip where the kernel
+# lacks FEATURE.
+skip_unless() {
+	local f=$1 desc=$2
+	shift 2
+	if kernel_has "$f"; then check "$desc" "$@"; else skip "$desc" "$(kernel_lacks_reason "$f")"; fi
+}
+
 kernel_knows() {
 	"$PMSCAN" --list-categories 2>/dev/null | awk -v c="$1" '$1 == c && $2 == "yes" { f = 1 } END { exit !f }'
 }

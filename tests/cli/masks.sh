@@ -4,6 +4,7 @@
 # on the same target, and file-backed, zero-page and THP memory against
 # what the target did.
 . "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel pagemap_scan wp_async
 
 target_start
 # A tracked area in every state: written, read (zero page), untouched,

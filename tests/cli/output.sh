@@ -3,6 +3,7 @@
 # The output formats: JSON parses and agrees with the text table and the
 # address list; the summary; the aligned table on a terminal; --noheadings.
 . "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel wp_async
 
 target_start
 map A 3000 anon

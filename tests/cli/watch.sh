@@ -4,6 +4,7 @@
 # target writing a fixed number of pages per 100 ms; a launched command's
 # pages and exit status; Ctrl-C; the target exiting; the terminal display.
 . "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel wp_async
 
 case $(uname -m) in
 x86_64) ;;

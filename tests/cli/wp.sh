@@ -3,6 +3,7 @@
 # --wp resets exactly what it reported; --max-pages with and without --wp;
 # --range limits both the scan and the reset.
 . "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel wp_async
 
 target_start
 N=40000

@@ -4,6 +4,7 @@
 # patterns large enough that one scan takes many PAGEMAP_SCAN batches, both
 # kernel mask shapes (fast path and generic path), merging, dense and empty.
 . "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel wp_async
 
 target_start
 # 48000 pages, every other one written: 24000 one-page regions, several

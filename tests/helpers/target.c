@@ -21,6 +21,8 @@
  *                           every MS milliseconds (on a fixed clock), wrapping
  *   manymaps N              N one-page mappings that cannot merge
  *   pid                     -> ok PID
+ *   features                -> ok pagemap_scan=0|1 wp_async=0|1 soft_dirty=0|1
+ *                           hugetlb=0|1 (probed here; clears soft-dirty bits)
  *   sleep SECONDS           sleep, then answer
  *   exit CODE
  */
@@ -45,6 +47,7 @@
 #include <unistd.h>
 
 #include "uapi.h"
+#include "kfeatures.h"
 
 #define MAX_AREAS 64
 #define FAIL(...) do { reply(__VA_ARGS__); return; } while (0)
@@ -249,6 +252,9 @@ static void command(char *line)
 
 	if (!strcmp(cmd, "pid")) {
 		reply("ok %d", (int)getpid());
+	} else if (!strcmp(cmd, "features")) {
+		reply("ok pagemap_scan=%d wp_async=%d soft_dirty=%d hugetlb=%d", kf_pagemap_scan(),
+		      kf_wp_async(), kf_soft_dirty(), kf_hugetlb());
 	} else if (!strcmp(cmd, "map")) {
 		if (sscanf(line, "%*s %31s %lu %4095s", name, &a1, kind) != 3 || find(name))
 			FAIL("err usage");

@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "pmscan.h"
+#include "../helpers/kfeatures.h"
 
 static size_t ps;
 
@@ -418,5 +420,13 @@ int main(void)
 		cmocka_unit_test(no_lost_writes),
 		cmocka_unit_test(handles_in_threads),
 	};
+	/* The write-watch API is PAGEMAP_SCAN plus async write-protect (6.7+). */
+	if (!kf_pagemap_scan() || !kf_wp_async()) {
+		struct utsname u;
+		uname(&u);
+		printf("1..0 # SKIP kernel %s has no %s (Linux 6.7+)\n", u.release,
+		       kf_pagemap_scan() ? "userfaultfd async write-protect" : "PAGEMAP_SCAN ioctl");
+		return 0;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

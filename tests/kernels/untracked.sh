@@ -1,0 +1,47 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Kernel matrix: written pages and mappings that are not tracked. Kernels
+# differ in what PAGEMAP_SCAN says there (6.7 to 7.2: every page written,
+# 7.3: none), so pmscan must know tracking from the mapping: in an untracked
+# mapping no page is reported written, the mapping shows as untracked, and
+# a tracked mapping next to it stays exact.
+. "$TESTS_SRCDIR/cli/lib.sh"
+
+target_start
+map U 300 anon
+tcmd write U 0 1 200
+RU=$(range "$U" 300)
+
+run_pmscan -p "$T_PID" --summary --json --range="$RU"
+if [ "$RC" -eq 3 ] && ! kernel_has pagemap_scan; then
+	echo "1..0 # SKIP pmscan cannot scan here: $(kernel_lacks_reason pagemap_scan)"
+	exit 0
+fi
+check "summary of a never-tracked mapping: exit 0" [ "$RC" -eq 0 ]
+check "summary: the mapping shows as untracked" [ "$(jq -r '.mappings[0].tracked' "$WORK/out")" = false ]
+run_pmscan -p "$T_PID" --written --addresses --range="$RU"
+check "--written on an untracked mapping: exit 0" [ "$RC" -eq 0 ]
+check "--written on an untracked mapping: no page reported written" [ ! -s "$WORK/out" ]
+run_pmscan -p "$T_PID" --json --range="$RU"
+check "default scan of an untracked mapping: no region carries 'written'" \
+	[ "$(jq '[.regions[] | select(.categories | index("written"))] | length' "$WORK/out")" = 0 ]
+run_pmscan -p "$T_PID" --check-wpasync --written --range="$RU"
+check "--check-wpasync over an untracked mapping: exit 1" [ "$RC" -eq 1 ]
+
+if kernel_has wp_async; then
+	map T 600 anon
+	tcmd track T
+	tcmd write T 5 7 40
+	pages_of "$T" 5 7 40 >"$WORK/expect"
+	RT=$(range "$T" 600)
+	run_pmscan -p "$T_PID" --written --addresses --range="$RT"
+	check "tracked mapping: exactly the pages written" same "$WORK/out" "$WORK/expect"
+	check "tracked mapping alone: no untracked warning" [ ! -s "$WORK/err" ]
+	run_pmscan -p "$T_PID" --summary --json --range="$RT"
+	check "summary: the tracked mapping shows as tracked" [ "$(jq -r '.mappings[0].tracked' "$WORK/out")" = true ]
+	run_pmscan -p "$T_PID" --written --addresses --range="$RU" --range="$RT"
+	check "tracked and untracked together: only the tracked pages written" same "$WORK/out" "$WORK/expect"
+else
+	skip "tracked mapping next to an untracked one" "$(kernel_lacks_reason wp_async)"
+fi
+done_testing
