@@ -316,6 +316,9 @@ static int arm_held(struct pmscan_target *t, const struct pmscan_range *ranges, 
 	};
 	int uffd, r;
 
+	/* The pidfd names the process: if it is gone, its pid may be another's. */
+	if (pmscan_target_alive(t) != 1)
+		return fail(t, ESRCH, "process %d has exited", (int)t->pid);
 	if ((r = pmscan_tracker_fd(t)) >= 0) {
 		if (st)
 			st->fd = r;
@@ -383,6 +386,8 @@ static int disarm_held(struct pmscan_target *t)
 	struct pmscan_mapping m;
 	int fd, uffd, inherited;
 
+	if (pmscan_target_alive(t) != 1)
+		return fail(t, ESRCH, "process %d has exited", (int)t->pid);
 	fd = find_tracker(t, &inherited);
 	if (fd == -ENOENT)
 		return 0;	/* an inherited copy is the parent's: left alone */

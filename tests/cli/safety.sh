@@ -182,6 +182,38 @@ check "stopped process: refused, saying it is stopped" cond '[ "$RC" -eq 1 ] && 
 check "stopped process: still stopped, untouched" grep -q '^State:.*T' "/proc/$V_PID/status"
 kill -CONT "$V_PID"
 
+# ---- a group stop during arming is kept ----
+vstart -t
+sleep 0.2
+kept=0
+for i in $(seq 10); do
+	"$PMSCAN" --arm -p "$V_PID" >/dev/null 2>&1 &
+	sleep "0.00$((RANDOM % 6))"
+	kill -STOP "$V_PID"
+	wait $!
+	sleep 0.05
+	grep -q '^State:.*T' "/proc/$V_PID/status" && kept=$((kept + 1))
+	kill -CONT "$V_PID"
+	"$PMSCAN" --disarm -p "$V_PID" >/dev/null 2>&1
+done
+check "SIGSTOP from someone else during arming: the process stays stopped ($kept of 10)" [ "$kept" -eq 10 ]
+vcounts
+check "SIGSTOP/SIGCONT during arming: no EINTR in blocked calls, masks unchanged" \
+	cond '[ $((pause_eintr + read_eintr + futex_eintr + nanosleep_eintr)) -eq 0 ] && [ "$mask_bad" -eq 0 ]'
+
+# ---- a recycled pid is never attached ----
+if [ "$(id -u)" -ne 0 ]; then
+	skip "a recycled pid is never attached" "needs root to choose the next pid (ns_last_pid)"
+else
+	out=$("$HELPERS/reuse")
+	diag "$out"
+	case $out in
+	skip:*) skip "a recycled pid is never attached" "${out#skip: }" ;;
+	*) check "a recycled pid is never attached: arm and disarm fail with ESRCH, the new process untouched" \
+		cond '[[ $out == *"arm=3 disarm=3 uffds=0" ]]' ;;
+	esac
+fi
+
 # ---- fault injection: signals and SIGKILL to pmscan at random moments ----
 vstart -t
 sleep 0.2
