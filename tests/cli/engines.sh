@@ -25,6 +25,29 @@ tcmd read A 3 7 800
 tcmd dontneed A 700 50
 RA=$(range "$A" $N)
 
+# The read engine alone, on every kernel (without PAGEMAP_SCAN there is
+# nothing to compare with): present pages are exactly those written or read
+# but not dropped, zero pages exactly those only read.
+drop_dontneed() {
+	while read -r p; do
+		((p >= A + 700 * PAGE && p < A + 750 * PAGE)) || echo "$p"
+	done
+}
+{ pages_of "$A" 0 7 800; pages_of "$A" 3 7 800; } | drop_dontneed | sort >"$WORK/expect"
+run_pmscan -p "$T_PID" --engine=read --present --addresses --range="$RA"
+sort "$WORK/out" >"$WORK/got"
+check "--engine=read --present: exactly the pages touched" same "$WORK/got" "$WORK/expect"
+if knows read pfnzero; then
+	pages_of "$A" 3 7 800 | drop_dontneed | sort >"$WORK/expect"
+	run_pmscan -p "$T_PID" --engine=read --pfnzero --addresses --range="$RA"
+	sort "$WORK/out" >"$WORK/got"
+	check "--engine=read --pfnzero: exactly the pages only read" same "$WORK/got" "$WORK/expect"
+else
+	expect_exit 3 "--engine=read --pfnzero without CAP_SYS_ADMIN: exit 3 with the reason" \
+		"category 'pfnzero' is not available with the read engine: .*CAP_SYS_ADMIN" \
+		-p "$T_PID" --engine=read --pfnzero --range="$RA"
+fi
+
 # both DESCRIPTION OPTIONS...: the same output from both engines (text, JSON
 # and addresses), and not empty (so the comparison means something).
 both() {
