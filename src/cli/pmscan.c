@@ -207,12 +207,14 @@ static int scan_failed(const struct options *o, struct pmscan_scan *s, int e,
 		snprintf(msg, len, "process %d exited during the scan", (int)o->pid);
 	else if (e == EPERM && o->check_wpasync)
 		snprintf(msg, len, "%s is not tracked for writes (--check-wpasync)", where);
-	else if (e == ENOTSUP && pmscan_scan_error(s)[0])
+	else if (pmscan_scan_error(s)[0])
 		snprintf(msg, len, "%s", pmscan_scan_error(s));
 	else if (e == ENOTSUP)
 		snprintf(msg, len, "the running kernel cannot do this scan: %s", strerror(e));
 	else
-		snprintf(msg, len, "PAGEMAP_SCAN failed on %s: %s", where, strerror(e));
+		snprintf(msg, len, "%s failed on %s: %s",
+			 pmscan_scan_get_engine(s) == PMSCAN_ENGINE_READ ?
+			 "reading /proc/PID/pagemap" : "PAGEMAP_SCAN", where, strerror(e));
 	return e == ENOTSUP ? EXIT_KERNEL : EXIT_SCAN_FAILED;
 }
 
