@@ -233,6 +233,12 @@ static const char *read_reason(unsigned bit)
 		       "shows only to CAP_SYS_ADMIN";
 	case PMSCAN_SOFT_DIRTY:
 		return probe_soft_dirty(&sd) ? NULL : sd;
+	case PMSCAN_HUGE:
+		/* pagemap has no huge bit: a PMD-mapped transparent huge page
+		   looks like 512 small ones but in /proc/kpageflags. */
+		return probe_zero_pfn() && probe_kpageflags() ? NULL :
+		       "telling huge pages needs /proc/kpageflags and page frame numbers, "
+		       "which only CAP_SYS_ADMIN reads";
 	case PMSCAN_GUARD:
 		return probe_pagemap_guard() >= 0 ? NULL :
 		       "this kernel has guard regions but its pagemap does not show them (Linux 6.15+)";

@@ -74,6 +74,8 @@ bool probe_wp_matching_unpopulated_ok(void);
    UFFDIO_WRITEPROTECT where WP_MATCHING is broken, else (or when uffd is
    -1) with PAGEMAP_SCAN WP_MATCHING on pagemap_fd. 0 or -errno. */
 int protect_range(int uffd, int pagemap_fd, uint64_t start, uint64_t end);
+/* /proc/kpageflags can be read (CAP_SYS_ADMIN, and root's file mode). */
+bool probe_kpageflags(void);
 /* The zero page's PFN, or 0 when PFNs are hidden from this process. */
 uint64_t probe_zero_pfn(void);
 /* 1 pagemap shows guard regions, 0 the kernel has none, -1 it hides them. */

@@ -269,6 +269,26 @@ out:
 		close(fd);
 }
 
+static bool kpf_ok;
+static pthread_once_t kpf_once = PTHREAD_ONCE_INIT;
+
+static void kpageflags_probe(void)
+{
+	uint64_t flags;
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	kpf_ok = pread(fd, &flags, sizeof(flags), 0) == (ssize_t)sizeof(flags);
+	close(fd);
+}
+
+bool probe_kpageflags(void)
+{
+	pthread_once(&kpf_once, kpageflags_probe);
+	return kpf_ok;
+}
+
 uint64_t probe_zero_pfn(void)
 {
 	pthread_once(&pm_once, pagemap_probe);
