@@ -312,14 +312,19 @@ static int disarm(const struct options *o, struct pmscan_target *t)
 	return EXIT_OK;
 }
 
-/* Register mappings an armed process created since it was armed. A failure
-   here only weakens the answer, so it is a warning. */
-static void rearm(const struct options *o, struct pmscan_target *t)
+/* Register mappings an armed process created since it was armed. A scan
+   after a failed one would silently cover less than it says: an error. */
+static int rearm(const struct options *o, struct pmscan_target *t)
 {
-	if (pmscan_rearm(t, o->ranges, o->nranges, 0, NULL, NULL, NULL) < 0)
-		warnx("warning: cannot register the new mappings of process %d: %s%s%s",
-		      (int)o->pid, pmscan_target_error(t), pmscan_target_error(t)[0] ? ": " : "",
-		      strerror(errno));
+	if (pmscan_rearm(t, o->ranges, o->nranges, 0, NULL, NULL, NULL) < 0) {
+		if (errno == ESRCH)
+			warnx("process %d exited", (int)o->pid);
+		else
+			warnx("cannot register the new mappings of process %d: %s%s%s", (int)o->pid,
+			      pmscan_target_error(t), pmscan_target_error(t)[0] ? ": " : "", strerror(errno));
+		return EXIT_SCAN_FAILED;
+	}
+	return EXIT_OK;
 }
 
 static const struct sink *pick_sink(const struct options *o)
@@ -478,9 +483,9 @@ int main(int argc, char **argv)
 	else if (o.disarm)
 		status = disarm(&o, t);
 	else {
-		if (!o.no_rearm)
-			rearm(&o, t);
-		status = scan(&o, t);
+		status = o.no_rearm ? EXIT_OK : rearm(&o, t);
+		if (status == EXIT_OK)
+			status = scan(&o, t);
 	}
 	pmscan_target_close(t);
 flush:

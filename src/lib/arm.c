@@ -426,32 +426,64 @@ PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
 	return r;
 }
 
-/* The pages of a just-registered mapping that hold written data: anonymous
-   (a written private file page is anonymous too), not the zero page. */
-static int report_written(struct pmscan_target *t, const struct pmscan_mapping *m,
-			  pmscan_region_fn on_written, void *arg)
-{
-	struct pmscan_scan *s = pmscan_scan_new(t);
-	int r = -1;
-
-	if (s && pmscan_scan_set_masks(s, 0, PMSCAN_PRESENT | PMSCAN_SWAPPED,
-				       PMSCAN_FILE | PMSCAN_PFNZERO, PMSCAN_PRESENT | PMSCAN_SWAPPED) == 0 &&
-	    pmscan_scan_add_range(s, m->start, m->end) == 0) {
-		pmscan_scan_set_callbacks(s, NULL, on_written, arg);
-		r = pmscan_scan_run(s);
-	}
-	pmscan_scan_free(s);
-	return r;
-}
-
-static int uffd_protect(int uffd, const struct pmscan_mapping *m)
+static int uffd_protect_range(int uffd, uint64_t start, uint64_t end)
 {
 	struct uffdio_writeprotect wp = {
-		.range = { m->start, m->end - m->start },
+		.range = { start, end - start },
 		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
 	};
 
 	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 ? -errno : 0;
+}
+
+/* A mapping registered just now: the pages that hold data written since
+   tracking began (it did not exist then) are passed to on_written (may be
+   NULL) and, unless protect_all, left unprotected so that they read as
+   written; every other page is write-protected, so that only pages really
+   written count, whenever the mapping appeared. */
+struct fresh {
+	int uffd;
+	uint64_t cursor;	/* protected up to here */
+	bool protect_all;
+	pmscan_region_fn on_written;
+	void *arg;
+};
+
+static int fresh_region(const struct pmscan_region *r, void *arg)
+{
+	struct fresh *f = arg;
+	int e;
+
+	if (f->on_written && (e = f->on_written(r, f->arg)) != 0)
+		return e;
+	if (!f->protect_all) {
+		if (r->start > f->cursor && (e = uffd_protect_range(f->uffd, f->cursor, r->start)) < 0)
+			return e;
+		f->cursor = r->end;
+	}
+	return 0;
+}
+
+static int settle_new_mapping(struct pmscan_target *t, int uffd, const struct pmscan_mapping *m,
+			      bool protect_all, pmscan_region_fn on_written, void *arg)
+{
+	struct fresh f = { .uffd = uffd, .cursor = m->start, .protect_all = protect_all,
+			   .on_written = on_written, .arg = arg };
+	struct pmscan_scan *s = pmscan_scan_new(t);
+	int r = -ENOMEM;
+
+	/* Written data: anonymous (a written private file page is anonymous
+	   too), present or swapped, not the zero page. */
+	if (s && pmscan_scan_set_masks(s, 0, PMSCAN_PRESENT | PMSCAN_SWAPPED,
+				       PMSCAN_FILE | PMSCAN_PFNZERO, PMSCAN_PRESENT | PMSCAN_SWAPPED) == 0 &&
+	    pmscan_scan_add_range(s, m->start, m->end) == 0) {
+		pmscan_scan_set_callbacks(s, NULL, fresh_region, &f);
+		r = pmscan_scan_run(s) < 0 ? -errno : 0;
+	}
+	pmscan_scan_free(s);
+	if (r == 0 && (protect_all || f.cursor < m->end))
+		r = uffd_protect_range(uffd, protect_all ? m->start : f.cursor, m->end);
+	return r;
 }
 
 PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
@@ -478,31 +510,41 @@ PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_rang
 		errno = -uffd;
 		return -1;
 	}
-	/* Only untracked mappings. New ones are not protected: they read as
-	   written once, being new since tracking began. */
-	struct maps_reader mr;
+	struct maps_reader mr = { 0 };
 	struct pmscan_mapping m;
+	char name[256];
 	r = maps_open(&mr, t->maps_fd);
-	while (r == 0 && maps_next(&mr, &m) > 0) {
+	while (r == 0 && (r = maps_next(&mr, &m)) > 0) {
+		r = 0;
 		if (!in_ranges(&m, ranges, nranges) || untrackable(&m) ||
 		    mapping_tracked(t, m.start) != 0)
 			continue;
-		if (uffd_register(uffd, &m) < 0)
-			continue;
-		if (flags & PMSCAN_REARM_PROTECT) {
-			if (on_written)
-				report_written(t, &m, on_written, arg);
-			uffd_protect(uffd, &m);
+		int e = uffd_register(uffd, &m);
+		if (e == -ENOMEM || e == -ESRCH) {
+			r = e;
+			break;
+		}
+		if (e < 0)
+			continue;	/* a kind the kernel cannot track: stays untracked */
+		snprintf(name, sizeof(name), "%s", m.name);
+		m.name = name;	/* the reader's buffer is reused by the nested scan */
+		if ((r = settle_new_mapping(t, uffd, &m, flags & PMSCAN_REARM_PROTECT, on_written, arg)) < 0) {
+			fail(t, -r, "protecting the new mapping 0x%llx-0x%llx of process %d",
+			     (unsigned long long)m.start, (unsigned long long)m.end, (int)t->pid);
+			break;
 		}
 		if (st) {
 			st->mappings++;
 			st->bytes += m.end - m.start;
 		}
 	}
-	if (r == 0)
-		maps_close(&mr);
+	maps_close(&mr);
 	close(uffd);
+	if (r < 0 && pmscan_target_alive(t) == 0)
+		r = fail(t, ESRCH, "process %d exited", (int)t->pid);
 	if (r < 0) {
+		if (!t->err[0])
+			fail(t, -r, "registering the new mappings of process %d", (int)t->pid);
 		errno = -r;
 		return -1;
 	}

@@ -38,6 +38,9 @@ check() {
 	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
 }
 
+# cond 'SHELL CONDITION': for check, when one command is not enough.
+cond() { eval "$1"; }
+
 skip() {
 	T_NUM=$((T_NUM + 1))
 	echo "ok $T_NUM - $1 # SKIP $2"

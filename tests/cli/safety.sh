@@ -49,7 +49,6 @@ vcounts() {
 	eval "${VC// / ; }"
 }
 
-cond() { eval "$1"; }
 alive() { [ -d "/proc/$V_PID" ] && ! grep -q '^State:.*[ZX]' "/proc/$V_PID/status"; }
 uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
 # A zombie leader has no fd table of its own: look through its threads.

@@ -273,6 +273,19 @@ static void command(char *line)
 	} else if (!strcmp(cmd, "stopthreads")) {
 		stop_all_workers();
 		reply("ok %lu %lu", atomic_load(&corruptions), atomic_load(&rounds));
+	} else if (!strcmp(cmd, "fork")) {
+		/* A child that keeps a copy of everything (the tracker fd too)
+		   and writes page 0 of area NAME if given, then waits. */
+		pid_t c = fork();
+		if (c < 0)
+			FAIL("err fork: %s", strerror(errno));
+		if (c == 0) {
+			if (a)
+				a->addr[0] = 7;
+			for (;;)
+				pause();
+		}
+		reply("ok %d", (int)c);
 	} else if (!strcmp(cmd, "manymaps")) {
 		unsigned long count = strtoul(name, NULL, 10);
 		for (unsigned long i = 0; i < count; i++)
@@ -280,7 +293,7 @@ static void command(char *line)
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
 				FAIL("err mmap: %s", strerror(errno));
 		reply("ok %lu", count);
-	} else if (!a && strcmp(cmd, "exit") && strcmp(cmd, "sleep")) {
+	} else if (!a && strcmp(cmd, "exit") && strcmp(cmd, "sleep") && strcmp(cmd, "fork")) {
 		reply("err no area '%s'", name);
 	} else if (!strcmp(cmd, "track")) {
 		if (track(a) < 0)

@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Armed answers through the life of a process: fork (a child is never taken
+# for armed; disarming it leaves the parent alone), new mappings (only the
+# pages written in them count), exec and job control under
+# --watch -- COMMAND, --count with a command, the exit status of a command.
+. "$TESTS_SRCDIR/cli/lib.sh"
+require_kernel wp_async
+
+case $(uname -m) in
+x86_64) ;;
+*) echo "1..0 # SKIP arming is implemented for x86_64 only"; exit 0 ;;
+esac
+
+uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
+
+# ---- fork ----
+target_start
+map A 64 anon
+tcmd fill A
+run_pmscan --arm -p "$T_PID"
+check "--arm: exit 0" [ "$RC" -eq 0 ]
+tcmd fork A
+CHILD=${R#ok }
+sleep 0.1
+check "the child inherited the tracker fd" [ "$(uffds "$CHILD")" = 1 ]
+run_pmscan -p "$CHILD" --written --addresses --range="$(range "$A" 64)"
+check "child: no page reported written (its copy is not tracked)" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
+check "child: the warning says its memory is not tracked" grep -qi "not tracked" "$WORK/err"
+run_pmscan --disarm -p "$CHILD"
+check "--disarm of the child: nothing to do, says so" grep -q "is not armed" "$WORK/out"
+tcmd write A 5 1 1
+pages_of "$A" 5 1 1 >"$WORK/expect"
+run_pmscan -p "$T_PID" --written --addresses --range="$(range "$A" 64)"
+check "the parent is still tracked exactly after the child's --disarm" same "$WORK/out" "$WORK/expect"
+kill -KILL "$CHILD" 2>/dev/null
+
+# ---- new mappings: only what is written in them counts ----
+run_pmscan -p "$T_PID" --written --wp >/dev/null
+map G 262144 anon
+tcmd write G 1000 20000 10
+pages_of "$G" 1000 20000 10 >"$WORK/expect"
+run_pmscan -p "$T_PID" --written --addresses --range="$(range "$G" 262144)"
+check "1 GiB mapped after --arm, 10 pages written: exactly those 10 read as written" same "$WORK/out" "$WORK/expect"
+tcmd read G 0 7 1000
+run_pmscan -p "$T_PID" --written --addresses --range="$(range "$G" 262144)"
+check "reading untouched pages of the new mapping writes nothing" same "$WORK/out" "$WORK/expect"
+map H 100 anon
+tcmd write H 0 1 100
+run_pmscan -p "$T_PID" --no-rearm --written --addresses --range="$(range "$H" 100)"
+check "--no-rearm: a new mapping is never reported written" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
+target_stop
+
+# ---- --watch -- COMMAND: exec, signals, job control, --count ----
+cmdin=$WORK/cmd.in
+printf 'map A 200 anon\nwrite A 0 1 150\nsleep 1\nexit 3\n' >"$cmdin"
+"$PMSCAN" --watch=0.2 --json -- sh -c "exec env '$HELPERS/target'" <"$cmdin" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+check "through sh -c 'exec env PROG': exits with the command's status (3)" [ "$RC" -eq 3 ]
+written=$(tail -n 1 "$WORK/out" | jq .written_pages)
+check "through two execs the last image is tracked: its 150 written pages counted (got $written)" \
+	[ "${written:-0}" -ge 150 ]
+
+"$PMSCAN" --watch=0.2 -- sh -c 'kill -TRAP $$' >/dev/null 2>&1
+RC=$?
+check "a SIGTRAP the command raises itself has its usual effect: exit 133" [ "$RC" -eq 133 ]
+
+"$PMSCAN" --watch=0.2 -- sleep 1.5 >/dev/null 2>&1 &
+wpid=$!
+sleep 0.3
+cpid=$(pgrep -P "$wpid" sleep)
+kill -STOP "$cpid"
+sleep 0.3
+check "SIGSTOP to the watched command stops it (job control stop, listened to)" grep -q '^State:.*[Tt] (' "/proc/$cpid/status"
+kill -CONT "$cpid"
+start=$(date +%s%N)
+wait "$wpid"
+RC=$?
+took=$((($(date +%s%N) - start) / 1000000))
+check "after SIGCONT it runs to its end (exit 0 in ${took} ms)" cond '[ "$RC" -eq 0 ] && [ "$took" -lt 4000 ]'
+
+start=$(date +%s%N)
+"$PMSCAN" --watch=0.2 --count=2 -- sleep 30 >"$WORK/out" 2>"$WORK/err"
+RC=$?
+took=$((($(date +%s%N) - start) / 1000000))
+cpid=$(sed -n 's/^command left running: process \([0-9]*\).*/\1/p' "$WORK/out")
+check "--count=2 with a command: stops after 2 intervals (${took} ms), exit 0" cond '[ "$RC" -eq 0 ] && [ "$took" -lt 2000 ]'
+check "--count with a command: says the command is left running" grep -q "command left running" "$WORK/out"
+check "the command is left running, untraced and not tracked" \
+	cond '[ -n "$cpid" ] && [ "$(awk "/^TracerPid/ { print \$2 }" "/proc/$cpid/status")" = 0 ] && [ "$(uffds "$cpid")" = 0 ]'
+[ -n "$cpid" ] && kill "$cpid"
+
+done_testing
