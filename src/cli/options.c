@@ -67,7 +67,7 @@ static const struct argp_option option_table[] = {
 	{ "watch", OPT_WATCH, "SECONDS", OPTION_ARG_OPTIONAL,
 	  "every SECONDS (default 1, fractions allowed) report the pages written and the "
 	  "write rate, live; with -- COMMAND [ARG...], start COMMAND tracked and watch it to its end", 4 },
-	{ "count", OPT_COUNT, "N", 0, "stop --watch after N intervals", 4 },
+	{ "count", OPT_COUNT, "N", 0, "stop --watch after N intervals (a COMMAND is then left running, untraced)", 4 },
 
 	{ NULL, 0, NULL, 0, "Output:", 5 },
 	{ "json", 'j', NULL, 0, "JSON: one document (regions, or with --summary the summary); with --watch one object per interval", 5 },

@@ -329,12 +329,13 @@ int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_
 /*
  * Register the mappings of an armed process that are not tracked yet
  * (mappings it created since it was armed). Only mappings meeting the
- * ranges when nranges > 0. Without flags they are not write-protected: all
- * their pages read as written until the next reset ("new since tracking
- * began"). With PMSCAN_REARM_PROTECT they are protected at once, and
- * on_written (may be NULL) first receives the regions of their pages that
- * already hold written data (anonymous pages, not the zero page, present or
- * swapped). Returns 1 done, 0 not armed, -1 on error.
+ * ranges when nranges > 0. The pages of a new mapping that hold data
+ * written since it appeared (anonymous pages, not the zero page, present or
+ * swapped) are passed to on_written (may be NULL); without flags they stay
+ * unprotected, so they read as written until the next reset, and every
+ * other page is write-protected; with PMSCAN_REARM_PROTECT all of them are
+ * protected at once. Returns 1 done, 0 not armed, -1 on error (errno;
+ * pmscan_target_error says which step).
  */
 int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 		 unsigned flags, pmscan_region_fn on_written, void *arg,
