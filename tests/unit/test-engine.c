@@ -14,6 +14,9 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <cmocka.h>
 
 #include "internal.h"
@@ -358,13 +361,98 @@ static void engines_agree_own(void **state)
 	munmap(p, 2 * len);
 }
 
-int main(void)
+/*
+ * Linux before 6.7, simulated: a seccomp filter makes PAGEMAP_SCAN fail
+ * with ENOTTY as it does there. Runs in a fresh exec of this program (the
+ * probes run once per process). Returns 0 when the library falls back to
+ * the read engine and says what it cannot do.
+ */
+static int old_kernel_checks(void)
 {
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)PAGEMAP_SCAN, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOTTY),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	static struct regions got;
+	size_t pages = 64;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		return 77;
+	if (pmscan_kernel_categories() || errno != ENOTSUP)
+		return 10;
+	uint64_t rd = pmscan_engine_categories(PMSCAN_ENGINE_READ);
+	if (!(rd & PMSCAN_PRESENT) || (rd & PMSCAN_WRITTEN))
+		return 11;
+	const char *why = pmscan_category_unavailable(PMSCAN_ENGINE_AUTO, 1);
+	if (!why || !strstr(why, "write-protect"))
+		return 12;
+	char *p = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 13;
+	for (size_t i = 0; i < pages; i += 4)
+		p[i * PS] = 1;
+	struct pmscan_target *t = pmscan_target_open(0);
+	struct pmscan_scan *s = t ? pmscan_scan_new(t) : NULL;
+	if (!s)
+		return 14;
+	if (pmscan_scan_set_engine(s, PMSCAN_ENGINE_IOCTL) == 0 || errno != ENOTSUP)
+		return 15;
+	if (pmscan_scan_get_engine(s) != PMSCAN_ENGINE_READ)
+		return 16;
+	if (pmscan_scan_set_masks(s, PMSCAN_WRITTEN, 0, 0, 0) == 0 || errno != ENOTSUP)
+		return 17;
+	if (pmscan_scan_set_masks(s, PMSCAN_PRESENT, 0, 0, PMSCAN_PRESENT) < 0 ||
+	    pmscan_scan_add_range(s, (uintptr_t)p, (uintptr_t)p + pages * PS) < 0)
+		return 18;
+	got.n = 0;
+	pmscan_scan_set_callbacks(s, NULL, keep, &got);
+	if (pmscan_scan_run(s) < 0)
+		return 19;
+	if (got.n != pages / 4)
+		return 20;
+	for (size_t i = 0; i < got.n; i++)
+		if (got.r[i].start != (uintptr_t)p + i * 4 * PS || got.r[i].end - got.r[i].start != PS ||
+		    got.r[i].categories != PMSCAN_PRESENT)
+			return 21;
+	pmscan_scan_free(s);
+	pmscan_target_close(t);
+	return 0;
+}
+
+static void old_kernel_falls_back(void **state)
+{
+	int status;
+	(void)state;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", "test-engine", "--no-pagemap-scan", (char *)NULL);
+		_exit(99);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--no-pagemap-scan"))
+		return old_kernel_checks();
+
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probes_invisible),
 		cmocka_unit_test(masks_match_rule),
 		cmocka_unit_test(protect_range_exact),
 		cmocka_unit_test(engines_agree_own),
+		cmocka_unit_test(old_kernel_falls_back),
 		cmocka_unit_test(merges_adjacent_equal),
 		cmocka_unit_test(no_merge_across_mappings),
 		cmocka_unit_test(emit_error_propagates),
