@@ -35,6 +35,7 @@
 #define PM_PRESENT	(UINT64_C(1) << 63)
 
 #define KPF_THP		22
+#define KPF_ZERO_PAGE	24
 
 /* Entries per read: 512 KiB, a whole number of 2 MiB blocks of 4 KiB pages. */
 #define CHUNK 65536
@@ -218,12 +219,13 @@ static int kpageflags_of(struct read_state *rs, uint64_t pfn, uint64_t *flags)
 
 /* Is the 2 MiB block whose entries are e[0..511] one transparent huge page
    mapped whole: present, physically contiguous from an aligned frame, and a
-   THP in kpageflags? A PTE-mapped one looks the same: smaps' count decides. */
-static int thp_block(struct read_state *rs, const uint64_t *e, bool *yes)
+   THP in kpageflags? A PTE-mapped one looks the same: smaps' count decides.
+   *zero: it is the huge zero page, which smaps does not count. */
+static int thp_block(struct read_state *rs, const uint64_t *e, bool *yes, bool *zero)
 {
 	uint64_t pfn = e[0] & PM_PFN_MASK, flags;
 
-	*yes = false;
+	*yes = *zero = false;
 	if (!(e[0] & PM_PRESENT) || !pfn || pfn % 512)
 		return 0;
 	for (unsigned i = 1; i < 512; i++)
@@ -233,6 +235,7 @@ static int thp_block(struct read_state *rs, const uint64_t *e, bool *yes)
 	if (r < 0)
 		return r;
 	*yes = (flags >> KPF_THP) & 1;
+	*zero = *yes && ((flags >> KPF_ZERO_PAGE) & 1);
 	return 0;
 }
 
@@ -267,26 +270,31 @@ static int find_huge_blocks(struct pmscan_scan *s, struct read_state *rs,
 		if ((r = read_entries(s, rs->buf, first + b * hs, nb * 512)) < 0)
 			return r;
 		for (size_t j = 0; j < nb; j++) {
-			bool yes;
-			r = thp_block(rs, rs->buf + j * 512, &yes);
+			bool yes, zero;
+			r = thp_block(rs, rs->buf + j * 512, &yes, &zero);
 			if (r < 0) {
-				why = "/proc/kpageflags, which only CAP_SYS_ADMIN reads";
+				why = "reading /proc/kpageflags, which only CAP_SYS_ADMIN may do";
 				break;
 			}
 			if (yes) {
 				rs->blocks[(b + j) / 64] |= UINT64_C(1) << ((b + j) % 64);
-				found++;
+				found += !zero;
 			}
 		}
 	}
 	if (!why && found * (hs / 1024) == pmd_kb)
 		return 0;
-	if (!why)
-		why = "kpageflags and smaps disagree (a huge page split or collapsed during the scan?)";
-	snprintf(s->err, sizeof(s->err),
-		 "the read engine cannot tell which pages of mapping 0x%" PRIx64 "-0x%" PRIx64
-		 " are huge: it holds %" PRIu64 " kB of PMD-mapped transparent huge pages, "
-		 "and telling which needs %s", m->start, m->end, pmd_kb, why);
+	if (why)
+		snprintf(s->err, sizeof(s->err),
+			 "the read engine cannot tell which pages of mapping 0x%" PRIx64 "-0x%" PRIx64
+			 " are huge: it holds %" PRIu64 " kB of PMD-mapped transparent huge pages, "
+			 "and telling which needs %s", m->start, m->end, pmd_kb, why);
+	else
+		snprintf(s->err, sizeof(s->err),
+			 "the read engine cannot tell which pages of mapping 0x%" PRIx64 "-0x%" PRIx64
+			 " are huge: smaps counts %" PRIu64 " kB of PMD-mapped transparent huge pages, "
+			 "kpageflags %" PRIu64 " kB (one split or collapsed during the scan?)",
+			 m->start, m->end, pmd_kb, found * (hs / 1024));
 	return -ENOTSUP;
 }
 
@@ -367,6 +375,17 @@ static uint64_t categories_of(uint64_t key, uint64_t vma_cat)
 	return c;
 }
 
+/* Private anonymous memory: only anonymous pages and the zero pages (the
+   kernel's special mappings, [vdso] and such, hold kernel pages). */
+static bool private_anon(const struct pmscan_mapping *m)
+{
+	const char *n = m->name;
+
+	return !m->inode && m->perms[3] == 'p' &&
+	       (n[0] != '[' || !strcmp(n, "[heap]") || !strncmp(n, "[stack", 6) ||
+		!strncmp(n, "[anon:", 6));
+}
+
 /* Could any page of mapping m match, judging by what is fixed for all of it? */
 static bool mapping_can_match(const struct pmscan_mapping *m, const struct scan_masks *k)
 {
@@ -376,8 +395,7 @@ static bool mapping_can_match(const struct pmscan_mapping *m, const struct scan_
 	   ones every process has (smaps VmFlags "pf"). */
 	if (!strncmp(m->name, "[vvar", 5))
 		return false;
-	/* Private anonymous memory holds no file page. */
-	if (!m->inode && m->perms[3] == 'p')
+	if (private_anon(m))
 		impossible |= PMSCAN_FILE;
 	if (k->mask & ~k->inv & impossible)
 		return false;
@@ -394,7 +412,11 @@ int read_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_map
 	uint64_t ps = (uint64_t)page_size_cached();
 	uint64_t interest = k->mask | k->anyof | k->ret;
 	uint64_t vma_cat = m->tracked == 1 ? PMSCAN_WPALLOWED : 0;
+	/* Private anonymous memory holds no file page; pagemap says "file" for
+	   the huge zero page there, PAGEMAP_SCAN does not. */
+	uint64_t never = private_anon(m) ? PMSCAN_FILE : 0;
 	uint64_t zero_pfn = (interest & PMSCAN_PFNZERO) ? probe_zero_pfn() : 0;
+	uint64_t huge_zero_pfn = zero_pfn ? probe_huge_zero_pfn() : 0;
 	bool want_huge = interest & PMSCAN_HUGE;
 	struct pmscan_region run = { .mapping = m };
 	bool open = false;
@@ -428,7 +450,10 @@ int read_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_map
 			size_t j = i + 1;
 
 			if (per_page) {
-				if (zero_pfn && (e & PM_PRESENT) && (e & PM_PFN_MASK) == zero_pfn)
+				uint64_t pfn = e & PM_PFN_MASK;
+				/* PAGEMAP_SCAN calls the huge zero page's pages zero too. */
+				if (zero_pfn && (e & PM_PRESENT) &&
+				    (pfn == zero_pfn || (huge_zero_pfn && pfn - huge_zero_pfn < 512)))
 					key |= 1u << 9;
 				if (huge == HUGE_HUGETLB ? (e & (PM_PRESENT | PM_SWAP)) != 0 :
 				    huge == HUGE_BLOCKS && in_huge_block(rs, addr))
@@ -449,7 +474,7 @@ int read_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_map
 					cat = tc;
 					match = tm;
 				} else {
-					uint64_t c = categories_of(key, vma_cat);
+					uint64_t c = categories_of(key, vma_cat) & ~never;
 					match = scan_masks_match(k, c);
 					cat = c & k->ret;
 				}

@@ -78,6 +78,9 @@ int protect_range(int uffd, int pagemap_fd, uint64_t start, uint64_t end);
 bool probe_kpageflags(void);
 /* The zero page's PFN, or 0 when PFNs are hidden from this process. */
 uint64_t probe_zero_pfn(void);
+/* The huge zero page's first PFN (its 512 pages read PFNZERO and HUGE
+   through PAGEMAP_SCAN), or 0 when there is none or PFNs are hidden. */
+uint64_t probe_huge_zero_pfn(void);
 /* 1 pagemap shows guard regions, 0 the kernel has none, -1 it hides them. */
 int probe_pagemap_guard(void);
 

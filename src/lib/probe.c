@@ -289,6 +289,45 @@ bool probe_kpageflags(void)
 	return kpf_ok;
 }
 
+/*
+ * The huge zero page (a read fault in a PMD-sized THP range): its first
+ * PFN, or 0. Probed in this process on purpose: the mm keeps its reference
+ * until exit, so the page, and its PFN, stay the same as long as pmscan
+ * runs (a child's reference would end with the child, and a later huge zero
+ * page could live elsewhere).
+ */
+static uint64_t hz_pfn;
+static pthread_once_t hz_once = PTHREAD_ONCE_INIT;
+
+static void huge_zero_probe(void)
+{
+	const size_t huge = (size_t)page_size_cached() * 512;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	char *raw = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (fd >= 0 && raw != MAP_FAILED && probe_zero_pfn()) {
+		char *p = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+		madvise(p, huge, MADV_HUGEPAGE);
+		(void)*(volatile char *)p;
+		uint64_t e0 = own_entry(fd, p), e1 = own_entry(fd, p + huge - (size_t)page_size_cached());
+		uint64_t pfn = e0 & PM_PFN_MASK;
+		/* Whole and aligned, and not the small zero page: the huge one. */
+		if ((e0 & PM_PRESENT) && pfn && pfn % 512 == 0 && pfn != probe_zero_pfn() &&
+		    (e1 & PM_PFN_MASK) == pfn + 511)
+			hz_pfn = pfn;
+	}
+	if (raw != MAP_FAILED)
+		munmap(raw, 2 * huge);
+	if (fd >= 0)
+		close(fd);
+}
+
+uint64_t probe_huge_zero_pfn(void)
+{
+	pthread_once(&hz_once, huge_zero_probe);
+	return hz_pfn;
+}
+
 uint64_t probe_zero_pfn(void)
 {
 	pthread_once(&pm_once, pagemap_probe);

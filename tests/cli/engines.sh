@@ -116,6 +116,13 @@ case $thp in
 	if knows read huge && [ -r /proc/kpageflags ]; then
 		both "--huge" --huge --return=huge,present --range="$(range "$H" 1024)"
 		both "no selection over THP" --range="$(range "$H" 1024)"
+		# Read faults there map the huge zero page: pfnzero and huge, not file.
+		map HZ 2048 thp
+		tcmd read HZ 0 512 2
+		tcmd write HZ 1024 512 1
+		both "the huge zero page" --range="$(range "$HZ" 2048)"
+		both "the huge zero page: --pfnzero" --pfnzero --range="$(range "$HZ" 2048)"
+		both "the huge zero page: --file" --file --range="$(range "$HZ" 2048)"
 	else
 		skip "--huge on THP: engines agree" "the read engine needs /proc/kpageflags (root)"
 	fi
