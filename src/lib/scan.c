@@ -312,12 +312,14 @@ static int scan_piece(struct pmscan_scan *s, struct merger *mg, const struct pms
 			}
 		}
 		/* Without a page limit the kernel stops early only when vec is
-		   full, so a short answer means the walk reached end. */
-		if (!s->max_pages && (uint64_t)n < VEC_LEN)
-			return 0;
+		   full, so a short answer means the walk reached end; except when
+		   write-protecting, where it stops before a hugetlb page that the
+		   range covers only in part: go on, and see below. */
 		/* walk_end can be stale after several internal refills
 		   (docs/kernel.md): never resume before what was returned. */
 		uint64_t next = a.walk_end > last_end ? a.walk_end : last_end;
+		if (!s->max_pages && (uint64_t)n < VEC_LEN && (!(s->flags & PMSCAN_SCAN_WP) || next >= end))
+			return 0;
 		if (next <= pos) {
 			/* No progress: a hugetlb page that the remaining page
 			   limit cannot cover whole. The budget is spent. */
@@ -325,6 +327,12 @@ static int scan_piece(struct pmscan_scan *s, struct merger *mg, const struct pms
 				s->st.budget_reached = 1;
 				*stop = true;
 				return 0;
+			}
+			if (s->flags & PMSCAN_SCAN_WP) {
+				snprintf(s->err, sizeof(s->err), "cannot reset part of the hugetlb page at "
+					 "0x%llx: give a range that covers whole huge pages",
+					 (unsigned long long)pos);
+				return -EINVAL;
 			}
 			return -EAGAIN;
 		}

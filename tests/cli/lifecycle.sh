@@ -51,6 +51,36 @@ run_pmscan -p "$T_PID" --no-rearm --written --addresses --range="$(range "$H" 10
 check "--no-rearm: a new mapping is never reported written" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
 target_stop
 
+# ---- hugetlb: --wp on part of a huge page is an error, never a silent no-op ----
+old_nr=$(cat /proc/sys/vm/nr_hugepages)
+hp=$(awk '/^Hugepagesize:/ { print $2 * 1024 }' /proc/meminfo)
+if [ "$(id -u)" -ne 0 ] || [ -z "$hp" ]; then
+	skip "--wp inside a hugetlb page" "needs root to reserve hugetlb pages"
+elif ! echo $((old_nr + 2)) >/proc/sys/vm/nr_hugepages ||
+     [ "$(cat /proc/sys/vm/nr_hugepages)" -lt $((old_nr + 2)) ]; then
+	echo "$old_nr" >/proc/sys/vm/nr_hugepages
+	skip "--wp inside a hugetlb page" "the kernel could not reserve 2 hugetlb pages"
+else
+	hpages=$((hp / PAGE))
+	target_start
+	if tcmd_try map U $((2 * hpages)) hugetlb && U=$R && run_pmscan --arm -p "$T_PID" && [ "$RC" -eq 0 ]; then
+		tcmd write U 0 1 1
+		run_pmscan -p "$T_PID" --written --wp --addresses --range="$(range "$U" $((hpages / 2)))"
+		check "--wp over half a hugetlb page: an error (exit 1), not a silent success" [ "$RC" -eq 1 ]
+		check "the error names the hugetlb page" grep -q "hugetlb page" "$WORK/err"
+		run_pmscan -p "$T_PID" --written --addresses --range="$(range "$U" "$hpages")"
+		check "the huge page still reads written after the refused reset" [ -s "$WORK/out" ]
+		run_pmscan -p "$T_PID" --written --wp --addresses --range="$(range "$U" "$hpages")"
+		check "--wp over the whole huge page resets it" [ "$RC" -eq 0 ]
+		run_pmscan -p "$T_PID" --written --addresses --range="$(range "$U" "$hpages")"
+		check "after that it reads unwritten" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
+	else
+		skip "--wp inside a hugetlb page" "a hugetlb mapping could not be made and armed here"
+	fi
+	target_stop
+	echo "$old_nr" >/proc/sys/vm/nr_hugepages
+fi
+
 # ---- --watch -- COMMAND: exec, signals, job control, --count ----
 cmdin=$WORK/cmd.in
 printf 'map A 200 anon\nwrite A 0 1 150\nsleep 1\nexit 3\n' >"$cmdin"
