@@ -21,13 +21,16 @@ kapt_setup() {
 	mkdir -p "$KCACHE/apt/lists/partial" "$KCACHE/apt/archives/partial" \
 		"$KCACHE/apt/etc/preferences.d" "$KCACHE/debs" || return 1
 	: >>"$KCACHE/apt/status"
-	cat >"$KCACHE/apt/sources.list" <<EOS
+	cat >"$KCACHE/apt/sources.list.new" <<EOS
 deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bookworm main
 deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bookworm-backports main
 deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main
 deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main
 deb [arch=amd64,arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror experimental main
 EOS
+	cmp -s "$KCACHE/apt/sources.list.new" "$KCACHE/apt/sources.list" &&
+		rm -f "$KCACHE/apt/sources.list.new" ||
+		mv "$KCACHE/apt/sources.list.new" "$KCACHE/apt/sources.list"
 	KAPT_OPTS=(
 		-o "Dir::Etc::sourcelist=$KCACHE/apt/sources.list"
 		-o "Dir::Etc::sourceparts=-"
@@ -37,6 +40,8 @@ EOS
 		-o "Dir::State::status=$KCACHE/apt/status"
 		-o "Dir::Cache=$KCACHE/apt"
 		-o "Dir::Cache::archives=$KCACHE/apt/archives"
+		-o "Dir::Cache::pkgcache=$KCACHE/apt/pkgcache.bin"
+		-o "Dir::Cache::srcpkgcache=$KCACHE/apt/srcpkgcache.bin"
 		-o "APT::Architectures::=amd64" -o "APT::Architectures::=arm64"
 		-o "Acquire::Languages=none"
 		-o "Debug::NoLocking=1"

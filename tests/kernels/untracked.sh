@@ -21,12 +21,14 @@ check "summary of a never-tracked mapping: exit 0" [ "$RC" -eq 0 ]
 check "summary: the mapping shows as untracked" [ "$(jq -r '.mappings[0].tracked' "$WORK/out")" = false ]
 run_pmscan -p "$T_PID" --written --addresses --range="$RU"
 check "--written on an untracked mapping: exit 0" [ "$RC" -eq 0 ]
+[ "$RC" -eq 0 ] || diag "exit $RC: $(head -c 300 "$WORK/err")"
 check "--written on an untracked mapping: no page reported written" [ ! -s "$WORK/out" ]
 run_pmscan -p "$T_PID" --json --range="$RU"
 check "default scan of an untracked mapping: no region carries 'written'" \
 	[ "$(jq '[.regions[] | select(.categories | index("written"))] | length' "$WORK/out")" = 0 ]
 run_pmscan -p "$T_PID" --check-wpasync --written --range="$RU"
 check "--check-wpasync over an untracked mapping: exit 1" [ "$RC" -eq 1 ]
+[ "$RC" -eq 1 ] || diag "exit $RC: $(head -c 300 "$WORK/err")"
 
 if kernel_has wp_async; then
 	map T 600 anon
