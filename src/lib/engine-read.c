@@ -37,7 +37,8 @@
 #define KPF_THP		22
 #define KPF_ZERO_PAGE	24
 
-/* Entries per read: 512 KiB, a whole number of 2 MiB blocks of 4 KiB pages. */
+/* Entries per read: 512 KiB, a whole number of PMD blocks (512 entries of
+   4 KiB pages, 2048 of 16 KiB, 8192 of 64 KiB). */
 #define CHUNK 65536
 
 /* How HUGE is found in the current mapping. */
@@ -55,16 +56,21 @@ struct read_state {
 	uint64_t vma_start, vma_end;
 	bool vma_valid;
 	enum huge_mode huge;
-	uint64_t block_base;	/* first 2 MiB block of the bitmap */
-	uint64_t *blocks;	/* bitmap: PMD-mapped 2 MiB blocks */
+	uint64_t block_base;	/* first PMD-sized block of the bitmap */
+	uint64_t *blocks;	/* bitmap: PMD-mapped blocks */
 	size_t nblocks, nblocks_cap;	/* blocks in the bitmap; words allocated */
 };
 
+static size_t ptes_per_pmd(void)
+{
+	return (size_t)page_size_cached() / 8;
+}
+
 static uint64_t huge_size(void)
 {
-	/* A PMD maps 512 entries on every 64-bit page-table layout pmscan
-	   supports with 4 KiB pages. */
-	return (uint64_t)page_size_cached() * 512;
+	/* A PMD maps one page-table page of 8-byte entries: 2 MiB with 4 KiB
+	   pages, 32 MiB with 16 KiB, 512 MiB with 64 KiB. */
+	return (uint64_t)page_size_cached() * ptes_per_pmd();
 }
 
 static struct read_state *state(struct pmscan_scan *s)
@@ -217,7 +223,7 @@ static int kpageflags_of(struct read_state *rs, uint64_t pfn, uint64_t *flags)
 	return 0;
 }
 
-/* Is the 2 MiB block whose entries are e[0..511] one transparent huge page
+/* Is the PMD-sized block whose entries are e[0..] one transparent huge page
    mapped whole: present, physically contiguous from an aligned frame, and a
    THP in kpageflags? A PTE-mapped one looks the same: smaps' count decides.
    *zero: it is the huge zero page, which smaps does not count. */
@@ -226,9 +232,11 @@ static int thp_block(struct read_state *rs, const uint64_t *e, bool *yes, bool *
 	uint64_t pfn = e[0] & PM_PFN_MASK, flags;
 
 	*yes = *zero = false;
-	if (!(e[0] & PM_PRESENT) || !pfn || pfn % 512)
+	size_t n = ptes_per_pmd();
+
+	if (!(e[0] & PM_PRESENT) || !pfn || pfn % n)
 		return 0;
-	for (unsigned i = 1; i < 512; i++)
+	for (size_t i = 1; i < n; i++)
 		if (!(e[i] & PM_PRESENT) || (e[i] & PM_PFN_MASK) != pfn + i)
 			return 0;
 	int r = kpageflags_of(rs, pfn, &flags);
@@ -239,7 +247,7 @@ static int thp_block(struct read_state *rs, const uint64_t *e, bool *yes, bool *
 	return 0;
 }
 
-/* Which whole 2 MiB blocks of the mapping are PMD-mapped huge pages, into
+/* Which whole PMD-sized blocks of the mapping are PMD-mapped huge pages, into
    rs->blocks; checked against smaps' total so a split one is never taken
    for a huge one. */
 static int find_huge_blocks(struct pmscan_scan *s, struct read_state *rs,
@@ -265,13 +273,14 @@ static int find_huge_blocks(struct pmscan_scan *s, struct read_state *rs,
 		memset(rs->blocks, 0, words * sizeof(*rs->blocks));
 	rs->block_base = first;
 	rs->nblocks = nblocks;
-	for (size_t b = 0; b < nblocks && !why; b += CHUNK / 512) {
-		size_t nb = nblocks - b < CHUNK / 512 ? nblocks - b : CHUNK / 512;
-		if ((r = read_entries(s, rs->buf, first + b * hs, nb * 512)) < 0)
+	size_t per = ptes_per_pmd(), chunk_blocks = CHUNK / per;
+	for (size_t b = 0; b < nblocks && !why; b += chunk_blocks) {
+		size_t nb = nblocks - b < chunk_blocks ? nblocks - b : chunk_blocks;
+		if ((r = read_entries(s, rs->buf, first + b * hs, nb * per)) < 0)
 			return r;
 		for (size_t j = 0; j < nb; j++) {
 			bool yes, zero;
-			r = thp_block(rs, rs->buf + j * 512, &yes, &zero);
+			r = thp_block(rs, rs->buf + j * per, &yes, &zero);
 			if (r < 0) {
 				why = "reading /proc/kpageflags, which only CAP_SYS_ADMIN may do";
 				break;
@@ -311,7 +320,7 @@ static int huge_setup(struct pmscan_scan *s, struct read_state *rs, const struct
 	rs->vma_start = m->start;
 	rs->vma_end = m->end;
 	rs->huge = HUGE_NONE;
-	/* A huge page needs a whole aligned 2 MiB inside the mapping. */
+	/* A huge page needs a whole aligned PMD-sized block inside the mapping. */
 	if (((m->start + hs - 1) & ~(hs - 1)) + hs > m->end)
 		return 0;
 	if ((r = smaps_lookup(s, rs, m->start, &v)) < 0) {
@@ -417,6 +426,7 @@ int read_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_map
 	uint64_t never = private_anon(m) ? PMSCAN_FILE : 0;
 	uint64_t zero_pfn = (interest & PMSCAN_PFNZERO) ? probe_zero_pfn() : 0;
 	uint64_t huge_zero_pfn = zero_pfn ? probe_huge_zero_pfn() : 0;
+	uint64_t huge_pages = ptes_per_pmd();
 	bool want_huge = interest & PMSCAN_HUGE;
 	struct pmscan_region run = { .mapping = m };
 	bool open = false;
@@ -453,7 +463,7 @@ int read_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_map
 				uint64_t pfn = e & PM_PFN_MASK;
 				/* PAGEMAP_SCAN calls the huge zero page's pages zero too. */
 				if (zero_pfn && (e & PM_PRESENT) &&
-				    (pfn == zero_pfn || (huge_zero_pfn && pfn - huge_zero_pfn < 512)))
+				    (pfn == zero_pfn || (huge_zero_pfn && pfn - huge_zero_pfn < huge_pages)))
 					key |= 1u << 9;
 				if (huge == HUGE_HUGETLB ? (e & (PM_PRESENT | PM_SWAP)) != 0 :
 				    huge == HUGE_BLOCKS && in_huge_block(rs, addr))

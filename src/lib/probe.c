@@ -150,7 +150,8 @@ static pthread_once_t wpm_once = PTHREAD_ONCE_INIT;
  */
 static char wp_matching_child(void)
 {
-	const uint64_t huge = UINT64_C(2) << 20, len = 4 * huge;
+	/* What one page table covers: 2 MiB with 4 KiB pages. */
+	const uint64_t ps = (uint64_t)page_size_cached(), huge = ps * (ps / 8), len = 4 * huge;
 	char *raw = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
@@ -158,7 +159,7 @@ static char wp_matching_child(void)
 
 	if (raw == MAP_FAILED || pm < 0 || uffd < 0)
 		return 'u';
-	/* One whole 2 MiB block inside, whose page table nothing shares. */
+	/* One whole block inside, whose page table nothing shares. */
 	uint64_t start = (uint64_t)(uintptr_t)raw, end = start + len;
 	uint64_t block = ((start + huge - 1) & ~(huge - 1)) + huge;
 	madvise(raw, (size_t)len, MADV_NOHUGEPAGE);
@@ -179,7 +180,7 @@ static char wp_matching_child(void)
 	};
 	if (ioctl(pm, PAGEMAP_SCAN, &a) < 0)
 		return 'u';
-	*(volatile char *)(uintptr_t)(block + 5 * (uint64_t)page_size_cached()) = 1;
+	*(volatile char *)(uintptr_t)(block + 5 * ps) = 1;
 
 	struct page_region vec[16];
 	struct pm_scan_arg q = {
@@ -192,7 +193,7 @@ static char wp_matching_child(void)
 		return 'u';
 	uint64_t pages = 0;
 	for (long i = 0; i < n; i++)
-		pages += (vec[i].end - vec[i].start) / (uint64_t)page_size_cached();
+		pages += (vec[i].end - vec[i].start) / ps;
 	return pages == 1 ? 'y' : pages > 1 ? 'n' : 'u';
 }
 
@@ -301,7 +302,7 @@ static pthread_once_t hz_once = PTHREAD_ONCE_INIT;
 
 static void huge_zero_probe(void)
 {
-	const size_t huge = (size_t)page_size_cached() * 512;
+	const size_t ptes = (size_t)page_size_cached() / 8, huge = (size_t)page_size_cached() * ptes;
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	char *raw = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -312,8 +313,8 @@ static void huge_zero_probe(void)
 		uint64_t e0 = own_entry(fd, p), e1 = own_entry(fd, p + huge - (size_t)page_size_cached());
 		uint64_t pfn = e0 & PM_PFN_MASK;
 		/* Whole and aligned, and not the small zero page: the huge one. */
-		if ((e0 & PM_PRESENT) && pfn && pfn % 512 == 0 && pfn != probe_zero_pfn() &&
-		    (e1 & PM_PFN_MASK) == pfn + 511)
+		if ((e0 & PM_PRESENT) && pfn && pfn % ptes == 0 && pfn != probe_zero_pfn() &&
+		    (e1 & PM_PFN_MASK) == pfn + ptes - 1)
 			hz_pfn = pfn;
 	}
 	if (raw != MAP_FAILED)
