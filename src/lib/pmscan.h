@@ -382,7 +382,13 @@ const char *pmscan_target_error(const struct pmscan_target *t);
  * not change what is watched or written; MADV_DONTNEED counts as a write.
  * Watching sets MADV_NOHUGEPAGE on the range; a transparent huge page
  * already there is split at its first write, so a write reports the one
- * 4 KiB page written, not 2 MiB.
+ * 4 KiB page written, not 2 MiB. A watch ends at munmap(): a get, reset or
+ * unwatch on memory unmapped since it was watched fails with EINVAL, and a
+ * new mapping made at the same address is not watched. Writes through
+ * another mapping of the same memory (a second mmap of a file or memfd, a
+ * shared mapping written by another process) are not seen. In hugetlb
+ * memory a reset must cover whole huge pages (EINVAL otherwise, nothing
+ * reset).
  * Handles are independent; use one handle from one thread at a time.
  */
 
@@ -417,9 +423,11 @@ int pmscan_ww_unwatch(struct pmscan_ww *ww, void *addr, size_t len);
  * size. With PMSCAN_WW_RESET, exactly the returned pages are reset, in the
  * same kernel operation as the read: with a short buffer the pages not
  * returned stay written, and a write racing with the call is reported by
- * this call or a later one, never lost. Errors (nothing changes): EFAULT
- * addresses, count or granularity NULL; EINVAL *count 0, unknown flags,
- * size 0, or the range not wholly inside watched memory.
+ * this call or a later one, never lost. Errors (nothing changes), checked in
+ * Wine's order: EFAULT count or granularity NULL; EINVAL *count 0, size 0
+ * or unknown flags; EFAULT addresses NULL; EINVAL the range not wholly
+ * inside watched memory (or unmapped since), or a reset that would cut a
+ * hugetlb page.
  */
 int pmscan_ww_get(struct pmscan_ww *ww, unsigned flags, void *base, size_t size,
 		  void **addresses, size_t *count, size_t *granularity);

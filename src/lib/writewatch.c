@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,10 +19,17 @@
 
 #define WW_VEC 512
 
+/* A watched hugetlb range and its page size: a reset must cover whole pages. */
+struct huge_range {
+	uint64_t start, end, size;
+};
+
 struct pmscan_ww {
 	int uffd;
 	int pagemap_fd;
 	struct range_set watched;	/* normalized: sorted, disjoint, not touching */
+	struct huge_range *huge;
+	size_t nhuge;
 };
 
 static int set_errno(int e)
@@ -78,6 +86,7 @@ PMSCAN_EXPORT void pmscan_ww_close(struct pmscan_ww *ww)
 	if (ww->pagemap_fd >= 0)
 		close(ww->pagemap_fd);
 	range_set_free(&ww->watched);
+	free(ww->huge);
 	free(ww);
 }
 
@@ -151,6 +160,79 @@ static void no_huge_pages(uint64_t start, uint64_t end)
 	madvise((void *)(uintptr_t)start, end - start, MADV_NOHUGEPAGE);
 }
 
+/* The kernel page size of the mapping holding addr (smaps KernelPageSize):
+   larger than a page for hugetlb. 0 when it cannot be told. */
+static uint64_t kernel_page_size(uint64_t addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false;
+	uint64_t size = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b, kb;
+		if (sscanf(line, "%llx-%llx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = a <= addr && addr < b;
+		else if (in && sscanf(line, "KernelPageSize: %llu kB", &kb) == 1) {
+			size = kb * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return size;
+}
+
+static int note_huge(struct pmscan_ww *ww, uint64_t start, uint64_t end)
+{
+	uint64_t size = kernel_page_size(start);
+
+	if (size <= (uint64_t)page_size_cached())
+		return 0;
+	struct huge_range *h = realloc(ww->huge, (ww->nhuge + 1) * sizeof(*h));
+	if (!h)
+		return -1;
+	ww->huge = h;
+	ww->huge[ww->nhuge++] = (struct huge_range){ start, end, size };
+	return 0;
+}
+
+/* A reset must not cut a hugetlb page: the kernel cannot protect part of
+   one (it would stop there and reset nothing). */
+static bool cuts_huge_page(const struct pmscan_ww *ww, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < ww->nhuge; i++) {
+		const struct huge_range *h = &ww->huge[i];
+		if (h->start < end && start < h->end &&
+		    ((start > h->start && start % h->size) || (end < h->end && end % h->size)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Is [start, end) still the memory that was watched? munmap() ends a watch:
+ * a hole (msync says ENOMEM) or a mapping not registered with us (a new one
+ * at the same address: CHECK_WPASYNC says EPERM) means the watch of that
+ * span is over; it is forgotten, and the caller gets EINVAL.
+ */
+static int still_watched(struct pmscan_ww *ww, uint64_t start, uint64_t end)
+{
+	struct pm_scan_arg a = {
+		.size = sizeof(a), .flags = PM_SCAN_CHECK_WPASYNC, .start = start, .end = end,
+		.return_mask = PAGE_IS_WPALLOWED,
+	};
+
+	if (msync((void *)(uintptr_t)start, end - start, MS_ASYNC) == 0 &&
+	    (pagemap_ioctl(ww->pagemap_fd, &a) >= 0 || errno != EPERM))
+		return 0;
+	struct uffdio_range range = { start, end - start };
+	ioctl(ww->uffd, UFFDIO_UNREGISTER, &range);
+	remove_range(ww, start, end);
+	return set_errno(EINVAL);
+}
+
 PMSCAN_EXPORT int pmscan_ww_watch(struct pmscan_ww *ww, void *addr, size_t len)
 {
 	uint64_t start, end;
@@ -173,7 +255,7 @@ PMSCAN_EXPORT int pmscan_ww_watch(struct pmscan_ww *ww, void *addr, size_t len)
 	int pr = protect_range(ww->uffd, ww->pagemap_fd, start, end);
 	if (pr < 0)
 		errno = -pr;
-	if (pr < 0 || add_range(ww, start, end) < 0) {
+	if (pr < 0 || add_range(ww, start, end) < 0 || note_huge(ww, start, end) < 0) {
 		int e = errno;
 		ioctl(ww->uffd, UFFDIO_UNREGISTER, &reg.range);
 		return set_errno(e);
@@ -182,14 +264,16 @@ PMSCAN_EXPORT int pmscan_ww_watch(struct pmscan_ww *ww, void *addr, size_t len)
 }
 
 /* [start, end) of a range that must lie wholly inside watched memory. */
-static int watched_span(const struct pmscan_ww *ww, const void *addr, size_t len,
+static int watched_span(struct pmscan_ww *ww, const void *addr, size_t len,
 			uint64_t *start, uint64_t *end)
 {
 	if (!ww)
 		return set_errno(EINVAL);
 	if (span(addr, len, start, end) < 0)
 		return -1;
-	return covered(ww, *start, *end) ? 0 : set_errno(EINVAL);
+	if (!covered(ww, *start, *end))
+		return set_errno(EINVAL);
+	return still_watched(ww, *start, *end);
 }
 
 PMSCAN_EXPORT int pmscan_ww_unwatch(struct pmscan_ww *ww, void *addr, size_t len)
@@ -210,6 +294,8 @@ PMSCAN_EXPORT int pmscan_ww_reset(struct pmscan_ww *ww, void *base, size_t size)
 
 	if (watched_span(ww, base, size, &start, &end) < 0)
 		return -1;
+	if (cuts_huge_page(ww, start, end))
+		return set_errno(EINVAL);
 	return reset_span(ww, start, end);
 }
 
@@ -220,12 +306,18 @@ PMSCAN_EXPORT int pmscan_ww_get(struct pmscan_ww *ww, unsigned flags, void *base
 	uint64_t start, end, ps = (uint64_t)page_size_cached();
 	size_t max, got = 0;
 
-	if (!addresses || !count || !granularity)
+	/* Wine's order: where the count goes, then what it says, then the
+	   address buffer. */
+	if (!count || !granularity)
 		return set_errno(EFAULT);
-	if (*count == 0 || (flags & ~PMSCAN_WW_RESET))
+	if (*count == 0 || size == 0 || (flags & ~PMSCAN_WW_RESET))
 		return set_errno(EINVAL);
+	if (!addresses)
+		return set_errno(EFAULT);
 	if (watched_span(ww, base, size, &start, &end) < 0)
 		return -1;
+	if ((flags & PMSCAN_WW_RESET) && cuts_huge_page(ww, start, end))
+		return set_errno(EINVAL);
 	max = *count;
 
 	uint64_t pos = start;

@@ -236,6 +236,107 @@ static void watch_errors(void **state)
 	pmscan_ww_close(other);
 }
 
+/* Wine's order of argument errors: where the count goes, then the count,
+   then the address buffer. */
+static void argument_error_order(void **state)
+{
+	struct fixture *f = *state;
+	size_t zero = 0, g = 0;
+
+	assert_int_equal(pmscan_ww_get(f->ww, 0, f->mem, ps, NULL, &zero, &g), -1);
+	assert_int_equal(errno, EINVAL);	/* a zero count before a NULL buffer */
+	assert_int_equal(pmscan_ww_get(f->ww, 0, f->mem, ps, NULL, NULL, &g), -1);
+	assert_int_equal(errno, EFAULT);
+}
+
+/* munmap() ends a watch: the range is no longer watched, and a new mapping
+   at the same address is not watched either. */
+static void munmap_ends_watch(void **state)
+{
+	(void)state;
+	struct pmscan_ww *ww = pmscan_ww_open();
+	void *a[16];
+	size_t n = 16, g;
+	char *m = mmap(NULL, 8 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_non_null(ww);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(pmscan_ww_watch(ww, m, 8 * ps), 0);
+	m[0] = 1;
+	assert_int_equal(munmap(m, 8 * ps), 0);
+	assert_int_equal(pmscan_ww_get(ww, 0, m, 8 * ps, a, &n, &g), -1);
+	assert_int_equal(errno, EINVAL);
+	char *again = mmap(m, 8 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (again == m) {
+		again[ps] = 2;
+		n = 16;
+		assert_int_equal(pmscan_ww_get(ww, 0, m, 8 * ps, a, &n, &g), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(pmscan_ww_reset(ww, m, 8 * ps), -1);
+		assert_int_equal(errno, EINVAL);
+		/* Watching it anew works, and starts clean. */
+		assert_int_equal(pmscan_ww_watch(ww, m, 8 * ps), 0);
+		n = 16;
+		assert_int_equal(pmscan_ww_get(ww, 0, m, 8 * ps, a, &n, &g), 0);
+		assert_int_equal(n, 0);
+		munmap(again, 8 * ps);
+	} else if (again != MAP_FAILED) {
+		munmap(again, 8 * ps);
+	}
+	pmscan_ww_close(ww);
+}
+
+/* A reset that would cut a hugetlb page fails with EINVAL and changes
+   nothing; a whole huge page resets. Needs hugetlb pages reserved. */
+static void hugetlb_partial_reset(void **state)
+{
+	(void)state;
+	size_t huge = 2 << 20;
+	long reserved = -1;
+	char *m = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (m == MAP_FAILED) {
+		/* As root, reserve two huge pages for the test, and give them back. */
+		FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
+		if (f && fscanf(f, "%ld", &reserved) == 1) {
+			rewind(f);
+			fprintf(f, "%ld\n", reserved + 2);
+		}
+		if (f)
+			fclose(f);
+		m = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	}
+	if (m == MAP_FAILED) {
+		print_message("# SKIP hugetlb_partial_reset: no hugetlb page could be reserved and mapped\n");
+		skip();
+	}
+	struct pmscan_ww *ww = pmscan_ww_open();
+	void *a[8];
+	size_t n = 8, g;
+	assert_non_null(ww);
+	assert_int_equal(pmscan_ww_watch(ww, m, 2 * huge), 0);
+	m[0] = 1;
+	assert_int_equal(pmscan_ww_reset(ww, m, huge / 2), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(pmscan_ww_get(ww, PMSCAN_WW_RESET, m, huge / 2, a, &n, &g), -1);
+	assert_int_equal(errno, EINVAL);
+	n = 8;
+	assert_int_equal(pmscan_ww_get(ww, 0, m, huge, a, &n, &g), 0);
+	assert_true(n > 0);	/* still written */
+	assert_int_equal(pmscan_ww_reset(ww, m, huge), 0);
+	n = 8;
+	assert_int_equal(pmscan_ww_get(ww, 0, m, huge, a, &n, &g), 0);
+	assert_int_equal(n, 0);
+	pmscan_ww_close(ww);
+	munmap(m, 2 * huge);
+	if (reserved >= 0) {
+		FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+		if (f) {
+			fprintf(f, "%ld\n", reserved);
+			fclose(f);
+		}
+	}
+}
+
 static void thp_reports_small_pages(void **state)
 {
 	(void)state;
@@ -416,6 +517,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(errors_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(unwatch_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(watch_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(argument_error_order, setup, teardown),
+		cmocka_unit_test(munmap_ends_watch),
+		cmocka_unit_test(hugetlb_partial_reset),
 		cmocka_unit_test(thp_reports_small_pages),
 		cmocka_unit_test(no_lost_writes),
 		cmocka_unit_test(handles_in_threads),
