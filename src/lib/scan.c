@@ -503,6 +503,16 @@ static int run(struct pmscan_scan *s)
 	return r;
 }
 
+/* The maps file holds the memory it was opened on: once the process is
+   exiting (before its pidfd says so) or has exec'd, it reads empty, and a
+   walk that ended there ended early. One byte tells. */
+static bool mm_still_there(const struct pmscan_target *t)
+{
+	char c;
+
+	return t->self || pread(t->maps_fd, &c, 1, 0) == 1;
+}
+
 PMSCAN_EXPORT int pmscan_scan_run(struct pmscan_scan *s)
 {
 	memset(&s->st, 0, sizeof(s->st));
@@ -513,7 +523,7 @@ PMSCAN_EXPORT int pmscan_scan_run(struct pmscan_scan *s)
 	read_run_end(s);
 	/* A process that died under the scan gives a partial or empty answer
 	   (its maps read as empty): that is an error, whatever the ioctl said. */
-	if (pmscan_target_alive(s->t) == 0)
+	if (pmscan_target_alive(s->t) == 0 || !mm_still_there(s->t))
 		r = -ESRCH;
 	if (r > 0)
 		r = -r;

@@ -51,6 +51,39 @@ run_pmscan -p "$T_PID" --no-rearm --written --addresses --range="$(range "$H" 10
 check "--no-rearm: a new mapping is never reported written" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
 target_stop
 
+# ---- a target that exits during a scan: an error, never a partial answer as a whole one ----
+partial=0 complete=0 failed=0 badjson=0
+for i in $(seq 20); do
+	target_start
+	tcmd manymaps 20000
+	if [ "$i" = 1 ]; then
+		run_pmscan -p "$T_PID" --summary --json
+		full=$(jq '.mappings | length' "$WORK/out")
+		start=$(date +%s%N)
+		run_pmscan -p "$T_PID" --summary --json
+		scan_us=$((($(date +%s%N) - start) / 1000))
+	fi
+	"$PMSCAN" -p "$T_PID" --summary --json >"$WORK/out" 2>"$WORK/err" &
+	spid=$!
+	sleep "$(awk -v m="$scan_us" -v r="$RANDOM" 'BEGIN { printf "%.6f", m * (r / 32768) / 1e6 }')"
+	kill -KILL "$T_PID"
+	wait "$spid"
+	RC=$?
+	jq -e . "$WORK/out" >/dev/null 2>&1 || badjson=$((badjson + 1))
+	if [ "$RC" -eq 0 ]; then
+		n=$(jq '.mappings | length' "$WORK/out" 2>/dev/null)
+		if [ "$n" = "$full" ]; then complete=$((complete + 1)); else partial=$((partial + 1)); fi
+	else
+		failed=$((failed + 1))
+		jq -e '.error' "$WORK/out" >/dev/null 2>&1 || badjson=$((badjson + 1))
+	fi
+	target_stop
+done
+diag "target killed mid-scan (scan ${scan_us} us): $complete complete, $failed errors, $partial partial answers with exit 0"
+check "a target killed mid-scan never gives exit 0 with a partial answer ($partial of 20)" [ "$partial" -eq 0 ]
+check "... and every JSON document is complete and valid, with an error member on failure" [ "$badjson" -eq 0 ]
+check "... and some kills did land during the scan" [ "$failed" -gt 0 ]
+
 # ---- hugetlb: --wp on part of a huge page is an error, never a silent no-op ----
 old_nr=$(cat /proc/sys/vm/nr_hugepages)
 hp=$(awk '/^Hugepagesize:/ { print $2 * 1024 }' /proc/meminfo)
