@@ -33,6 +33,11 @@ command -v git >/dev/null || skip_all "git is not installed (needed to copy the 
 git -C "$top" rev-parse --git-dir >/dev/null 2>&1 || skip_all "$top is not a git checkout"
 [ -f "$top/debian/control" ] || skip_all "no debian/ directory in $top"
 
+# One package test at a time on a machine (two CI runs side by side would
+# install and purge the same packages under each other).
+exec 9>/run/lock/pmscan-package-test.lock || exit 99
+flock -w 1800 9 || skip_all "another package test held the lock for 30 minutes"
+
 pkgs=$(sed -n 's/^Package: //p' "$top/debian/control")
 for p in $pkgs; do
 	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -qv 'not-installed'; then
