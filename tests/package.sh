@@ -35,7 +35,9 @@ git -C "$top" rev-parse --git-dir >/dev/null 2>&1 || skip_all "$top is not a git
 
 # One package test at a time on a machine (two CI runs side by side would
 # install and purge the same packages under each other).
-exec 9>/run/lock/pmscan-package-test.lock || exit 99
+lockdir=/run/lock
+[ -d "$lockdir" ] || lockdir=/tmp
+exec 9>"$lockdir/pmscan-package-test.lock" || exit 99
 flock -w 1800 9 || skip_all "another package test held the lock for 30 minutes"
 
 pkgs=$(sed -n 's/^Package: //p' "$top/debian/control")
