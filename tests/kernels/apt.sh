@@ -110,5 +110,7 @@ kernel_fetch() {
 		f=$(kapt_get "$p") || return 1
 		dpkg-deb -x "$f" "$dir.tmp" || return 1
 	done
+	# The guests load no module: keep vmlinuz and config, not 400 MB of drivers.
+	find "$dir.tmp" -depth -path '*/lib/modules/*/kernel' -exec rm -rf {} + || return 1
 	rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.unpacked" && echo "$dir"
 }

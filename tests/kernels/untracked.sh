@@ -19,16 +19,28 @@ if [ "$RC" -eq 3 ] && ! kernel_has pagemap_scan; then
 fi
 check "summary of a never-tracked mapping: exit 0" [ "$RC" -eq 0 ]
 check "summary: the mapping shows as untracked" [ "$(jq -r '.mappings[0].tracked' "$WORK/out")" = false ]
+# written_unavailable: pmscan refused 'written' (exit 3) where the kernel
+# cannot track writes at all: a skip, with pmscan's reason.
+written_unavailable() { [ "$RC" -eq 3 ] && ! kernel_has wp_async; }
+
 run_pmscan -p "$T_PID" --written --addresses --range="$RU"
-check "--written on an untracked mapping: exit 0" [ "$RC" -eq 0 ]
-[ "$RC" -eq 0 ] || diag "exit $RC: $(head -c 300 "$WORK/err")"
+if written_unavailable; then
+	skip "--written on an untracked mapping: exit 0" "$(head -n 1 "$WORK/err")"
+else
+	check "--written on an untracked mapping: exit 0" [ "$RC" -eq 0 ]
+	[ "$RC" -eq 0 ] || diag "exit $RC: $(head -c 300 "$WORK/err")"
+fi
 check "--written on an untracked mapping: no page reported written" [ ! -s "$WORK/out" ]
 run_pmscan -p "$T_PID" --json --range="$RU"
 check "default scan of an untracked mapping: no region carries 'written'" \
 	[ "$(jq '[.regions[] | select(.categories | index("written"))] | length' "$WORK/out")" = 0 ]
 run_pmscan -p "$T_PID" --check-wpasync --written --range="$RU"
-check "--check-wpasync over an untracked mapping: exit 1" [ "$RC" -eq 1 ]
-[ "$RC" -eq 1 ] || diag "exit $RC: $(head -c 300 "$WORK/err")"
+if written_unavailable; then
+	skip "--check-wpasync over an untracked mapping: exit 1" "$(head -n 1 "$WORK/err")"
+else
+	check "--check-wpasync over an untracked mapping: exit 1" [ "$RC" -eq 1 ]
+	[ "$RC" -eq 1 ] || diag "exit $RC: $(head -c 300 "$WORK/err")"
+fi
 
 if kernel_has wp_async; then
 	map T 600 anon
