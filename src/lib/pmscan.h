@@ -33,8 +33,11 @@ extern "C" {
  *               page reads as written)
  *   FILE        backed by a file (or shared anonymous memory)
  *   PRESENT     in RAM
- *   SWAPPED     in swap (a protected but never-populated page in a tracked
- *               mapping also reads as swapped: the kernel keeps a marker there)
+ *   SWAPPED     in swap (the kernel reports the markers that protect
+ *               never-populated pages of a tracked mapping as swap entries;
+ *               the library reports no page swapped where nothing is: no
+ *               swap configured, or, when SWAPPED is in the require, anyof
+ *               or exclude mask, nothing of the process in swap)
  *   PFNZERO     mapped to the shared zero page
  *   HUGE        part of a transparent or hugetlb huge page
  *   SOFT_DIRTY  soft-dirty bit set (kernel 6.8+, CONFIG_MEM_SOFT_DIRTY)

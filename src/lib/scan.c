@@ -366,26 +366,60 @@ static int precheck_tracked(struct pmscan_scan *s)
 	return r;
 }
 
+/* A "Key: N kB" line of a /proc file, in kB; -1 when absent. */
+static long proc_kb(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "re");
+	char line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Is no page of the process in swap? Without swap configured, certainly;
+   otherwise, when asked (selected is true), the process's own total. */
+static bool nothing_swapped(const struct pmscan_target *t, bool selected)
+{
+	char path[64];
+
+	if (proc_kb("/proc/meminfo", "SwapTotal") == 0)
+		return true;
+	if (!selected || t->self)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)t->pid);
+	return proc_kb(path, "Swap") == 0;
+}
+
 /* The masks a mapping is scanned with, or false when nothing in it can
    match. WRITTEN exists only in tracked mappings (docs/kernel.md: 6.7 to 7.2
    report every page of an unregistered mapping as written, 7.3 none), so in
    an untracked one no page has it, whatever the kernel would say. */
 static bool mapping_masks(const struct pmscan_scan *s, const struct pmscan_mapping *m,
-			  uint64_t ret, struct scan_masks *k)
+			  uint64_t ret, uint64_t never, struct scan_masks *k)
 {
 	uint64_t require = s->require, anyof = s->anyof, exclude = s->exclude;
 
-	if (m->tracked == 0) {
-		if (require & (PMSCAN_WRITTEN | PMSCAN_WPALLOWED))
-			return false;
-		if (anyof && !(anyof & ~(PMSCAN_WRITTEN | PMSCAN_WPALLOWED)))
-			return false;
-		anyof &= ~(PMSCAN_WRITTEN | PMSCAN_WPALLOWED);
-		exclude &= ~(PMSCAN_WRITTEN | PMSCAN_WPALLOWED);
-		ret &= ~PMSCAN_WRITTEN;
-	} else if (m->tracked == 1 && (exclude & PMSCAN_WPALLOWED)) {
+	/* never: categories no page of this mapping can have. */
+	if (m->tracked == 0)
+		never |= PMSCAN_WRITTEN | PMSCAN_WPALLOWED;
+	else if (m->tracked == 1 && (exclude & PMSCAN_WPALLOWED))
 		return false;
-	}
+	if (require & never)
+		return false;
+	if (anyof && !(anyof & ~never))
+		return false;
+	anyof &= ~never;
+	exclude &= ~never;
+	ret &= ~never;
 	k->inv = exclude;
 	k->mask = require | exclude;
 	k->anyof = anyof;
@@ -434,6 +468,13 @@ static int run(struct pmscan_scan *s)
 	}
 	range_set_normalize(&s->rs);
 	s->budget_left = s->max_pages;
+	/* The markers that write-protect never-populated pages of a tracked
+	   mapping read as swap entries (docs/kernel.md): where nothing is
+	   swapped, no page is. */
+	uint64_t never = 0;
+	if (((s->require | s->anyof | s->exclude | ret) & PMSCAN_SWAPPED) &&
+	    nothing_swapped(s->t, (s->require | s->anyof | s->exclude) & PMSCAN_SWAPPED))
+		never |= PMSCAN_SWAPPED;
 
 	if (s->flags & PMSCAN_SCAN_CHECK_WPASYNC) {
 		r = precheck_tracked(s);
@@ -465,7 +506,7 @@ static int run(struct pmscan_scan *s)
 		s->st.mappings++;
 		if (s->on_mapping && (r = s->on_mapping(m, s->arg)) != 0)
 			break;
-		if (!mapping_masks(s, m, ret, &k))
+		if (!mapping_masks(s, m, ret, never, &k))
 			continue;
 
 		size_t i = w.ri;

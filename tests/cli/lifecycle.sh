@@ -51,6 +51,24 @@ run_pmscan -p "$T_PID" --no-rearm --written --addresses --range="$(range "$H" 10
 check "--no-rearm: a new mapping is never reported written" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
 target_stop
 
+# ---- tracking markers are not swap ----
+if [ "$(awk '/^SwapTotal:/ { print $2 }' /proc/meminfo)" != 0 ]; then
+	skip "--swapped on an armed process with no swap" "this machine has swap configured"
+else
+	target_start
+	map S 4096 anon
+	tcmd write S 0 1 10
+	run_pmscan --arm -p "$T_PID"
+	tcmd write S 100 1 5
+	run_pmscan -p "$T_PID" --swapped --addresses
+	check "no swap here: --swapped on an armed process reports 0 pages (got $(wc -l <"$WORK/out"))" \
+		cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
+	run_pmscan -p "$T_PID" --json --range="$(range "$S" 4096)"
+	check "no swap here: no region of an armed mapping says swapped" \
+		cond '! jq -e ".regions[] | select(.categories | index(\"swapped\"))" "$WORK/out" >/dev/null'
+	target_stop
+fi
+
 # ---- a target that exits during a scan: an error, never a partial answer as a whole one ----
 partial=0 complete=0 failed=0 badjson=0
 for i in $(seq 20); do

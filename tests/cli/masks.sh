@@ -18,10 +18,18 @@ tcmd dontneed A 700 50
 RA=$(range "$A" $N)
 END=$((A + N * PAGE))
 
+# Without swap no page is swapped: pmscan does not report the kernel's
+# write-protect markers (in the tracked area A) as swap entries, so the
+# reference drops that bit from what it returns.
+NOSWAP=$(awk '/^SwapTotal:/ { print ($2 == 0) }' /proc/meminfo)
+
 # compare DESCRIPTION "PMSCAN OPTIONS" FLAGS INVERTED MASK ANYOF RETURN
 compare() {
 	local desc=$1 opts=$2
 	shift 2
+	if [ "$NOSWAP" = 1 ]; then
+		set -- "$1" "$2" "$3" "$4" "$(printf '0x%x' $(($5 & ~0x10)))" "${@:6}"
+	fi
 	# shellcheck disable=SC2086
 	run_pmscan -p "$T_PID" $opts --json --range="$RA"
 	if [ "$RC" -ne 0 ]; then
@@ -44,7 +52,13 @@ ALL=0x$(printf '%x' $(( $( "$PMSCAN" --list-categories -n | awk '$2 == "yes" { p
 compare "--written" "--written" 0 0 0x2 0 0x2
 compare "--present" "--present" 0 0 0x8 0 0x8
 compare "--pfnzero" "--pfnzero" 0 0 0x20 0 0x20
-compare "--swapped (protected holes read as swapped)" "--swapped" 0 0 0x10 0 0x10
+if [ "$NOSWAP" = 1 ]; then
+	run_pmscan -p "$T_PID" --swapped --addresses --range="$RA"
+	check "--swapped with no swap configured: nothing, though the kernel reports markers as swap" \
+		cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ] && [ -n "$("$HELPERS/rawscan" "$T_PID" "$A" "$END" 0 0 0x10 0 0x10)" ]'
+else
+	compare "--swapped (protected holes read as swapped)" "--swapped" 0 0 0x10 0 0x10
+fi
 compare "--require=present,written" "--require=present,written" 0 0 0xa 0 0xa
 compare "--require=0xa (numeric)" "--require=0xa" 0 0 0xa 0 0xa
 compare "--anyof=written,pfnzero" "--anyof=written,pfnzero" 0 0 0 0x22 0x22
