@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 # A private apt configuration for the kernel matrix: Debian's suites from the
 # same mirror as the machine's sources, its own state and cache under
 # $KCACHE, so the system's sources and package lists are never touched.
@@ -75,7 +76,6 @@ kapt_get() {
 	f=$KCACHE/debs/${name}_${ver//:/%3a}_$arch.deb
 	if [ ! -s "$f" ]; then
 		(cd "$KCACHE/debs" && kapt download "$name:$arch=$ver" >/dev/null) || return 1
-		f=$(ls "$KCACHE/debs/${name}_"*"_$arch.deb" 2>/dev/null | grep -F "_${ver//:/%3a}_" | head -n 1)
 	fi
 	[ -s "$f" ] || { echo "download of $spec failed" >&2; return 1; }
 	echo "$f"

@@ -220,7 +220,7 @@ summarize() {
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		case $line in
-		"@@group "*) g=${line#@@group }; p=0 s=0 f=0 planned= points=0 ;;
+		"@@group "*) g=${line#@@group }; p=0 s=0 f=0 planned='' points=0 ;;
 		"@@end "*)
 			rc=$(echo "$line" | awk '{print $3}')
 			if [ "$rc" = 77 ]; then
