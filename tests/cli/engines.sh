@@ -172,6 +172,38 @@ else
 	skip "registered, never protected: engines agree" "cannot arm here"
 fi
 
+# Without CAP_SYS_ADMIN pagemap hides page frame numbers: the read engine
+# says pfnzero and huge are unavailable and why, and agrees on the rest.
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+	skip "unprivileged read engine" "needs root and setpriv to switch to another user"
+elif [ "$HAVE_IOCTL" = 0 ]; then
+	skip "unprivileged read engine" "no PAGEMAP_SCAN to compare with"
+else
+	NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all"
+	chmod 755 "$WORK"
+	target_start $NOBODY "$HELPERS/target"
+	map A 3000 anon
+	tcmd_try track A || true
+	tcmd write A 0 3 600
+	tcmd read A 1 3 600
+	RA=$(range "$A" 3000)
+	$NOBODY "$PMSCAN" --engine=read --list-categories -n >"$WORK/cats" 2>&1
+	check "unprivileged: pfnzero and huge unavailable, naming CAP_SYS_ADMIN" \
+		[ "$(awk '($1 == "pfnzero" || $1 == "huge") && $2 == "no" && /CAP_SYS_ADMIN/' "$WORK/cats" | wc -l)" = 2 ]
+	for sel in "--written" "--present --return=present,written,file,swapped" \
+		"--exclude=present --return=written,swapped,wpallowed"; do
+		# shellcheck disable=SC2086
+		$NOBODY "$PMSCAN" -p "$T_PID" --engine=ioctl $sel --json --range="$RA" >"$WORK/ioctl" 2>&1
+		# shellcheck disable=SC2086
+		$NOBODY "$PMSCAN" -p "$T_PID" --engine=read $sel --json --range="$RA" >"$WORK/read" 2>&1
+		check "unprivileged $sel: engines agree" same "$WORK/ioctl" "$WORK/read"
+	done
+	$NOBODY "$PMSCAN" -p "$T_PID" --engine=read --pfnzero --range="$RA" >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	check "unprivileged --engine=read --pfnzero: exit 3 naming the category and CAP_SYS_ADMIN" \
+		[ "$RC" -eq 3 -a "$(grep -c "category 'pfnzero' is not available with the read engine: .*CAP_SYS_ADMIN" "$WORK/err")" = 1 ]
+fi
+
 # What the read engine cannot do, it says.
 expect_exit 2 "--engine=read --wp: a usage error" "only the ioctl engine" \
 	-p "$T_PID" --engine=read --wp
