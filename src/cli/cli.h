@@ -40,6 +40,8 @@ struct options {
 	bool engine_set;
 	bool arm, disarm, no_rearm;
 	unsigned timeout_ms;	/* --timeout (0: the library's default) */
+	uint64_t pt_budget;	/* --max-page-tables */
+	bool pt_budget_set;
 	bool watch;
 	double interval;	/* seconds between --watch samples */
 	uint64_t count;		/* --watch stops after this many (0: never) */

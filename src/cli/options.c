@@ -17,7 +17,7 @@ enum {
 	OPT_REQUIRE = 256, OPT_ANYOF, OPT_EXCLUDE, OPT_RETURN,
 	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
 	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC, OPT_LIST_CATEGORIES,
-	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT, OPT_ENGINE, OPT_TIMEOUT,
+	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT, OPT_ENGINE, OPT_TIMEOUT, OPT_MAX_PAGE_TABLES,
 };
 
 static const struct argp_option option_table[] = {
@@ -60,6 +60,9 @@ static const struct argp_option option_table[] = {
 	  "stop tracking writes; the process is left as it was before --arm", 4 },
 	{ "no-rearm", OPT_NO_REARM, NULL, 0,
 	  "do not register mappings created since --arm before scanning", 4 },
+	{ "max-page-tables", OPT_MAX_PAGE_TABLES, "SIZE", 0,
+	  "page tables arming may add to the process (default 64M; K, M, G); a shared mapping "
+	  "that would need more is left untracked", 4 },
 	{ "timeout", OPT_TIMEOUT, "SECONDS", 0,
 	  "wait at most SECONDS (default 3, fractions allowed) for the process to stop when "
 	  "arming or disarming it; a process that does not stop in time is left untouched", 4 },
@@ -211,6 +214,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid interval '%s' (seconds, from 0.01)", arg);
 		break;
 	}
+	case OPT_MAX_PAGE_TABLES:
+		if (parse_size(arg, &v))
+			argp_error(state, "invalid size '%s' (bytes, with K, M or G)", arg);
+		o->pt_budget = v;
+		o->pt_budget_set = true;
+		break;
 	case OPT_TIMEOUT: {
 		char *end;
 		double secs;
@@ -246,7 +255,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			if (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
 			    o->check_wpasync || ps->modes || o->arm || o->disarm || o->engine_set)
 				argp_error(state, "--watch takes only -p, --range, --count, --json, "
-					   "--noheadings, --no-rearm and --timeout");
+					   "--noheadings, --no-rearm, --timeout and --max-page-tables");
 			break;
 		}
 		if (o->count)
@@ -262,7 +271,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if ((o->arm || o->disarm) &&
 		    (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
 		     o->check_wpasync || ps->modes || o->json || o->engine_set))
-			argp_error(state, "--%s takes only -p, --range and --timeout", o->arm ? "arm" : "disarm");
+			argp_error(state, "--%s takes only -p, --range, --timeout and --max-page-tables", o->arm ? "arm" : "disarm");
 		if (o->disarm && o->nranges)
 			argp_error(state, "--disarm stops all tracking; it takes no --range");
 		if (o->wp)

@@ -478,6 +478,8 @@ int main(int argc, char **argv)
 	}
 	if (o.timeout_ms)
 		pmscan_target_set_timeout(t, o.timeout_ms);
+	if (o.pt_budget_set)
+		pmscan_target_set_page_table_budget(t, o.pt_budget);
 	if (o.arm)
 		status = arm(&o, t);
 	else if (o.disarm)

@@ -427,6 +427,8 @@ static int open_target(struct watch *w)
 	}
 	if (w->o->timeout_ms)
 		pmscan_target_set_timeout(w->t, w->o->timeout_ms);
+	if (w->o->pt_budget_set)
+		pmscan_target_set_page_table_budget(w->t, w->o->pt_budget);
 	return 0;
 }
 

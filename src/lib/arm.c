@@ -32,9 +32,6 @@
 #define TRACKER_SIGNATURE (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_THREAD_ID | \
 			   UFFD_FEATURE_EXACT_ADDRESS)
 
-/* Mappings larger than this are not tracked: write-protecting untouched
-   pages costs a page-table entry each (8 bytes per page). */
-#define TRACK_MAX_BYTES (UINT64_C(64) << 30)
 
 #define fail target_fail
 
@@ -173,9 +170,6 @@ static const char *untrackable(const struct pmscan_mapping *m)
 			return "kernel-provided mapping";
 	if (m->perms[0] == '-' && m->perms[1] == '-' && m->perms[2] == '-')
 		return "no access rights (a reservation or guard page; tracked once made accessible)";
-	if (m->end - m->start > TRACK_MAX_BYTES)
-		return "larger than 64 GiB (write-protecting it would populate page tables for "
-		       "every untouched page)";
 	return NULL;
 }
 
@@ -213,6 +207,122 @@ static bool in_ranges(const struct pmscan_mapping *m, const struct pmscan_range 
 	return false;
 }
 
+/*
+ * Write-protect a mapping just registered. Every entry is protected, empty
+ * ones with a marker (so a page only read later never reads as written):
+ * exact, but an empty 2 MiB chunk with no page table gets one, which the
+ * page-table budget bounds (page_table_cost).
+ *
+ * The pages that hold data written since tracking began (anonymous,
+ * present or swapped, not the zero page) go to on_written (may be NULL)
+ * and, unless protect_all, are left unprotected, so that they read as
+ * written: only pages really written count, whenever the mapping appeared.
+ */
+#define CHUNK (UINT64_C(2) << 20)
+
+struct settle {
+	int uffd;
+	uint64_t cursor;	/* protected up to here */
+	uint64_t populated;	/* 2 MiB chunks seen holding pages */
+	uint64_t last_chunk;	/* + 1; 0 none */
+	bool count_only;
+	bool protect_all;
+	pmscan_region_fn on_written;
+	void *arg;
+};
+
+static int uffd_wp(int uffd, uint64_t start, uint64_t end)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { start, end - start },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 ? -errno : 0;
+}
+
+static int settle_region(const struct pmscan_region *r, void *arg)
+{
+	struct settle *st = arg;
+	int e;
+
+	for (uint64_t c = r->start / CHUNK; c <= (r->end - 1) / CHUNK; c++)
+		if (c + 1 != st->last_chunk) {
+			st->populated++;
+			st->last_chunk = c + 1;
+		}
+	if (st->count_only || (r->categories & (PMSCAN_FILE | PMSCAN_PFNZERO)))
+		return 0;
+	if (st->on_written && (e = st->on_written(r, st->arg)) != 0)
+		return e;
+	if (!st->protect_all) {
+		if (r->start > st->cursor && (e = uffd_wp(st->uffd, st->cursor, r->start)) < 0)
+			return e;
+		st->cursor = r->end;
+	}
+	return 0;
+}
+
+/* Walk the pages of m that hold something, into st. */
+static int walk_populated(struct pmscan_target *t, const struct pmscan_mapping *m, struct settle *st)
+{
+	struct pmscan_scan *s = pmscan_scan_new(t);
+	int r = -ENOMEM;
+
+	if (s && pmscan_scan_set_masks(s, 0, PMSCAN_PRESENT | PMSCAN_SWAPPED, 0,
+				       PMSCAN_PRESENT | PMSCAN_SWAPPED | PMSCAN_FILE | PMSCAN_PFNZERO) == 0 &&
+	    pmscan_scan_add_range(s, m->start, m->end) == 0) {
+		pmscan_scan_set_callbacks(s, NULL, settle_region, st);
+		r = pmscan_scan_run(s) < 0 ? -errno : 0;
+	}
+	pmscan_scan_free(s);
+	return r;
+}
+
+static uint64_t chunks_of(const struct pmscan_mapping *m)
+{
+	return (m->end + CHUNK - 1) / CHUNK - m->start / CHUNK;
+}
+
+/*
+ * The page tables protecting m may add: one per 2 MiB chunk that has none
+ * yet. The upper bound (every chunk) when it fits in what is left of the
+ * budget, else counted: chunks holding pages have a table already.
+ */
+static uint64_t page_table_cost(struct pmscan_target *t, const struct pmscan_mapping *m, uint64_t left)
+{
+	uint64_t ps = (uint64_t)page_size_cached(), bound = chunks_of(m) * ps;
+	struct settle st = { .count_only = true };
+
+	if (bound <= left || walk_populated(t, m, &st) < 0)
+		return bound;
+	return (chunks_of(m) - (st.populated < chunks_of(m) ? st.populated : chunks_of(m))) * ps;
+}
+
+static int settle_mapping(struct pmscan_target *t, int uffd, const struct pmscan_mapping *m,
+			  bool protect_all, pmscan_region_fn on_written, void *arg)
+{
+	struct settle st = { .uffd = uffd, .cursor = m->start, .protect_all = protect_all,
+			     .on_written = on_written, .arg = arg };
+	int r;
+
+	if (protect_all && !on_written)
+		return protect_range(uffd, t->pagemap_fd, m->start, m->end);
+	if ((r = walk_populated(t, m, &st)) < 0)
+		return r;
+	if (protect_all)
+		return uffd_wp(uffd, m->start, m->end);
+	return st.cursor < m->end ? uffd_wp(uffd, st.cursor, m->end) : 0;
+}
+
+static const char *over_budget(char *buf, size_t len, uint64_t cost, uint64_t left)
+{
+	snprintf(buf, len, "write-protecting it would add %llu KiB of page tables to the process, "
+		 "more than the %llu KiB left of the budget (--max-page-tables raises it)",
+		 (unsigned long long)(cost >> 10), (unsigned long long)(left >> 10));
+	return buf;
+}
+
 /* Register every untracked mapping (in ranges); write-protect them when
    protect_new. Untrackable ones go to on_skip. */
 static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_range *ranges, size_t n,
@@ -220,6 +330,7 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 {
 	struct maps_reader mr;
 	struct pmscan_mapping m;
+	uint64_t budget = t->pt_budget;
 	int r;
 
 	if ((r = maps_open(&mr, t->maps_fd)) < 0)
@@ -229,6 +340,10 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 			continue;
 		const char *why = untrackable(&m);
 		int e = 0;
+		char pt[200];
+		uint64_t cost = why || !protect_new ? 0 : page_table_cost(t, &m, budget);
+		if (!why && cost > budget)
+			why = over_budget(pt, sizeof(pt), cost, budget);
 		if (!why && (e = -uffd_register(uffd, &m)) != 0) {
 			if (e == ENOMEM || e == ESRCH || pmscan_target_alive(t) == 0) {
 				r = -ESRCH;
@@ -243,10 +358,9 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 				on_skip(&m, why, arg);
 			continue;
 		}
-		/* UFFDIO_WRITEPROTECT where the kernel's WP_MATCHING mishandles
-		   ranges with no page table yet (6.12.95, docs/kernel.md). */
-		if (protect_new && (r = protect_range(uffd, t->pagemap_fd, m.start, m.end)) < 0)
+		if (protect_new && (r = settle_mapping(t, uffd, &m, true, NULL, NULL)) < 0)
 			break;
+		budget -= cost;
 		if (st) {
 			st->mappings++;
 			st->bytes += m.end - m.start;
@@ -426,66 +540,6 @@ PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
 	return r;
 }
 
-static int uffd_protect_range(int uffd, uint64_t start, uint64_t end)
-{
-	struct uffdio_writeprotect wp = {
-		.range = { start, end - start },
-		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
-	};
-
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) < 0 ? -errno : 0;
-}
-
-/* A mapping registered just now: the pages that hold data written since
-   tracking began (it did not exist then) are passed to on_written (may be
-   NULL) and, unless protect_all, left unprotected so that they read as
-   written; every other page is write-protected, so that only pages really
-   written count, whenever the mapping appeared. */
-struct fresh {
-	int uffd;
-	uint64_t cursor;	/* protected up to here */
-	bool protect_all;
-	pmscan_region_fn on_written;
-	void *arg;
-};
-
-static int fresh_region(const struct pmscan_region *r, void *arg)
-{
-	struct fresh *f = arg;
-	int e;
-
-	if (f->on_written && (e = f->on_written(r, f->arg)) != 0)
-		return e;
-	if (!f->protect_all) {
-		if (r->start > f->cursor && (e = uffd_protect_range(f->uffd, f->cursor, r->start)) < 0)
-			return e;
-		f->cursor = r->end;
-	}
-	return 0;
-}
-
-static int settle_new_mapping(struct pmscan_target *t, int uffd, const struct pmscan_mapping *m,
-			      bool protect_all, pmscan_region_fn on_written, void *arg)
-{
-	struct fresh f = { .uffd = uffd, .cursor = m->start, .protect_all = protect_all,
-			   .on_written = on_written, .arg = arg };
-	struct pmscan_scan *s = pmscan_scan_new(t);
-	int r = -ENOMEM;
-
-	/* Written data: anonymous (a written private file page is anonymous
-	   too), present or swapped, not the zero page. */
-	if (s && pmscan_scan_set_masks(s, 0, PMSCAN_PRESENT | PMSCAN_SWAPPED,
-				       PMSCAN_FILE | PMSCAN_PFNZERO, PMSCAN_PRESENT | PMSCAN_SWAPPED) == 0 &&
-	    pmscan_scan_add_range(s, m->start, m->end) == 0) {
-		pmscan_scan_set_callbacks(s, NULL, fresh_region, &f);
-		r = pmscan_scan_run(s) < 0 ? -errno : 0;
-	}
-	pmscan_scan_free(s);
-	if (r == 0 && (protect_all || f.cursor < m->end))
-		r = uffd_protect_range(uffd, protect_all ? m->start : f.cursor, m->end);
-	return r;
-}
-
 PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 			       unsigned flags, pmscan_region_fn on_written, void *arg,
 			       struct pmscan_arm_stats *st)
@@ -513,12 +567,22 @@ PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_rang
 	struct maps_reader mr = { 0 };
 	struct pmscan_mapping m;
 	char name[256];
+	uint64_t left = t->pt_budget;
 	r = maps_open(&mr, t->maps_fd);
 	while (r == 0 && (r = maps_next(&mr, &m)) > 0) {
 		r = 0;
-		if (!in_ranges(&m, ranges, nranges) || untrackable(&m) ||
-		    mapping_tracked(t, m.start) != 0)
+		if (!in_ranges(&m, ranges, nranges) || untrackable(&m))
 			continue;
+		if (mapping_tracked(t, m.start) != 0)
+			continue;
+		snprintf(name, sizeof(name), "%s", m.name);
+		m.name = name;	/* the reader's buffer is reused by the nested scans */
+		/* Over the page-table budget (what this run has left of it):
+		   left untracked, and so never reported written. */
+		uint64_t cost = page_table_cost(t, &m, left);
+		if (cost > left)
+			continue;
+		left -= cost;
 		int e = uffd_register(uffd, &m);
 		if (e == -ENOMEM || e == -ESRCH) {
 			r = e;
@@ -526,9 +590,7 @@ PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_rang
 		}
 		if (e < 0)
 			continue;	/* a kind the kernel cannot track: stays untracked */
-		snprintf(name, sizeof(name), "%s", m.name);
-		m.name = name;	/* the reader's buffer is reused by the nested scan */
-		if ((r = settle_new_mapping(t, uffd, &m, flags & PMSCAN_REARM_PROTECT, on_written, arg)) < 0) {
+		if ((r = settle_mapping(t, uffd, &m, flags & PMSCAN_REARM_PROTECT, on_written, arg)) < 0) {
 			fail(t, -r, "protecting the new mapping 0x%llx-0x%llx of process %d",
 			     (unsigned long long)m.start, (unsigned long long)m.end, (int)t->pid);
 			break;

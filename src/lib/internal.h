@@ -26,6 +26,7 @@ struct pmscan_target {
 	char err[256];		/* what the last arm/disarm step that failed was */
 	pid_t tracer_of;	/* a thread the caller already traces and holds stopped */
 	int timeout_ms;		/* bound of every wait on the process */
+	uint64_t pt_budget;	/* page tables arming may add (bytes) */
 };
 
 /* maps.c: streaming reader of /proc/PID/maps */
@@ -136,6 +137,7 @@ void read_free(struct pmscan_scan *s);
 int target_fail(struct pmscan_target *t, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 #define DEFAULT_TIMEOUT_MS 3000
+#define DEFAULT_PT_BUDGET (UINT64_C(64) << 20)
 /* target.c: a copy of fd of the process, or -errno */
 int target_getfd(struct pmscan_target *t, int fd);
 /* target.c: a live thread of pid (pid itself unless its leader is a zombie), 0 none */

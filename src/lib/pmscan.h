@@ -369,6 +369,19 @@ int pmscan_target_set_tracer(struct pmscan_target *t, pid_t tid);
  */
 int pmscan_target_set_timeout(struct pmscan_target *t, unsigned ms);
 
+/*
+ * The page tables arming and re-arming may add to the process, in bytes
+ * (64 MiB by default). Write-protecting a mapping marks its empty entries
+ * too, so that a page only read later never reads as written; an empty
+ * 2 MiB stretch with no page table then gets one (4 KiB on x86_64): a
+ * sparse 60 GiB mapping can cost 120 MiB. A mapping that would take the
+ * total of one pmscan_arm (or of the mappings one pmscan_rearm registers)
+ * over the budget is left untracked, and on_skip says why. Page tables are
+ * not given back at disarm: the kernel frees them only when the memory is
+ * unmapped (MADV_DONTNEED would also drop the data).
+ */
+int pmscan_target_set_page_table_budget(struct pmscan_target *t, uint64_t bytes);
+
 /* A description of the step the last failed arm, rearm or disarm was at
    ("" when none). Valid until the next call on t. */
 const char *pmscan_target_error(const struct pmscan_target *t);

@@ -108,6 +108,7 @@ PMSCAN_EXPORT struct pmscan_target *pmscan_target_open(pid_t pid)
 		return NULL;
 	t->pidfd = t->pagemap_fd = t->maps_fd = -1;
 	t->timeout_ms = DEFAULT_TIMEOUT_MS;
+	t->pt_budget = DEFAULT_PT_BUDGET;
 	t->self = pid == 0 || pid == getpid();
 	t->pid = t->self ? getpid() : pid;
 
@@ -172,6 +173,12 @@ PMSCAN_EXPORT int pmscan_target_set_timeout(struct pmscan_target *t, unsigned ms
 		return -1;
 	}
 	t->timeout_ms = (int)ms;
+	return 0;
+}
+
+PMSCAN_EXPORT int pmscan_target_set_page_table_budget(struct pmscan_target *t, uint64_t bytes)
+{
+	t->pt_budget = bytes;
 	return 0;
 }
 

@@ -51,6 +51,30 @@ run_pmscan -p "$T_PID" --no-rearm --written --addresses --range="$(range "$H" 10
 check "--no-rearm: a new mapping is never reported written" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
 target_stop
 
+# ---- page tables are a budget ----
+vmpte() { awk '/^VmPTE:/ { print $2 }' "/proc/$1/status"; }
+target_start
+map P 1048576 anon
+tcmd write P 0 1 1
+before=$(vmpte "$T_PID")
+run_pmscan --arm --max-page-tables=4M -p "$T_PID"
+check "a sparse 4 GiB mapping over a 4M page-table budget: not tracked, the reason names the cost and the option" \
+	cond 'grep -q "page tables.*--max-page-tables" "$WORK/err"'
+after=$(vmpte "$T_PID")
+check "... and the page tables did not grow past the budget ($before kB -> $after kB)" [ $((after - before)) -le 4096 ]
+run_pmscan --disarm -p "$T_PID"
+run_pmscan --arm -p "$T_PID"
+after=$(vmpte "$T_PID")
+check "with the default budget (64M) it is tracked: page tables $before kB -> $after kB, within the budget" \
+	cond '! grep -q "page tables" "$WORK/err" && [ $((after - before)) -le 65536 ] && [ $((after - before)) -gt 4096 ]'
+tcmd write P 5000 1000 3
+pages_of "$P" 5000 1000 3 >"$WORK/expect"
+run_pmscan -p "$T_PID" --written --addresses --range="$(range "$P" 1048576)"
+check "the sparse mapping is tracked exactly" same "$WORK/out" "$WORK/expect"
+run_pmscan --disarm -p "$T_PID"
+diag "VmPTE after --disarm: $(vmpte "$T_PID") kB (page tables are freed only when the memory is unmapped)"
+target_stop
+
 # ---- tracking markers are not swap ----
 if [ "$(awk '/^SwapTotal:/ { print $2 }' /proc/meminfo)" != 0 ]; then
 	skip "--swapped on an armed process with no swap" "this machine has swap configured"
