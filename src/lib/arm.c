@@ -31,6 +31,11 @@
 			  UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EXACT_ADDRESS)
 #define TRACKER_SIGNATURE (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_THREAD_ID | \
 			   UFFD_FEATURE_EXACT_ADDRESS)
+/* Armed with ranges (--arm --range): later scans register new mappings only
+   inside the ranges they are given themselves. Recorded in the tracker, where
+   every later run finds it, as a feature that changes nothing for WP-only
+   registrations (it concerns missing-page faults in shmem). */
+#define TRACKER_RANGED UFFD_FEATURE_MISSING_SHMEM
 
 
 #define fail target_fail
@@ -42,7 +47,7 @@ PMSCAN_EXPORT const char *pmscan_target_error(const struct pmscan_target *t)
 
 /* ---- finding the tracker ---------------------------------------------- */
 
-static bool fd_is_tracker(pid_t pid, int fd)
+static bool fd_is_tracker(pid_t pid, int fd, unsigned *features_out)
 {
 	char path[64], link[64], line[128];
 	ssize_t n;
@@ -65,6 +70,8 @@ static bool fd_is_tracker(pid_t pid, int fd)
 		unsigned features;
 		if (sscanf(line, "API: %llx:%x:%llx", &api, &features, &ioctls) == 3) {
 			found = (features & TRACKER_SIGNATURE) == TRACKER_SIGNATURE;
+			if (features_out)
+				*features_out = features;
 			break;
 		}
 	}
@@ -95,8 +102,9 @@ static bool has_tracked_mapping(struct pmscan_target *t)
 
 /* The fd of the process's own tracker; *inherited counts tracker fds that
    are bound to another process's memory (copies inherited from a parent). */
-static int find_tracker(struct pmscan_target *t, int *inherited)
+static int find_tracker(struct pmscan_target *t, int *inherited, bool *ranged)
 {
+	unsigned features = 0;
 	char path[64];
 	DIR *d;
 	struct dirent *e;
@@ -114,12 +122,15 @@ static int find_tracker(struct pmscan_target *t, int *inherited)
 	while ((e = readdir(d))) {
 		char *end;
 		long fd = strtol(e->d_name, &end, 10);
-		if (*end || end == e->d_name || !fd_is_tracker(tid > 0 ? tid : t->pid, (int)fd))
+		if (*end || end == e->d_name || !fd_is_tracker(tid > 0 ? tid : t->pid, (int)fd, &features))
 			continue;
 		if (bound < 0)
 			bound = has_tracked_mapping(t) ? 1 : 0;
-		if (bound && found < 0)
+		if (bound && found < 0) {
 			found = (int)fd;
+			if (ranged)
+				*ranged = features & TRACKER_RANGED;
+		}
 		else
 			(*inherited)++;
 	}
@@ -129,7 +140,7 @@ static int find_tracker(struct pmscan_target *t, int *inherited)
 
 PMSCAN_EXPORT int pmscan_tracker_fd(const struct pmscan_target *t)
 {
-	int inherited, r = find_tracker((struct pmscan_target *)t, &inherited);
+	int inherited, r = find_tracker((struct pmscan_target *)t, &inherited, NULL);
 
 	if (r < 0) {
 		errno = -r;
@@ -381,10 +392,11 @@ static int get_tracker_copy(struct pmscan_target *t, int fd)
 	return copy;
 }
 
-static int tracker_api(int uffd)
+static int tracker_api(int uffd, bool ranged)
 {
 	struct uffdio_api api = { .api = UFFD_API,
-				  .features = TRACKER_FEATURES | UFFD_FEATURE_WP_HUGETLBFS_SHMEM };
+				  .features = TRACKER_FEATURES | UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
+					      (ranged ? TRACKER_RANGED : 0) };
 
 	return ioctl(uffd, UFFDIO_API, &api) < 0 ? -errno : 0;
 }
@@ -399,7 +411,7 @@ static int kernel_can_track(struct pmscan_target *t)
 	if (fd < 0)
 		return fail(t, errno == EINVAL || errno == ENOSYS ? ENOTSUP : errno,
 			    "the running kernel offers no userfaultfd to pmscan");
-	r = tracker_api(fd);
+	r = tracker_api(fd, false);
 	close(fd);
 	if (r == -EINVAL)
 		return fail(t, ENOTSUP, "the running kernel lacks userfaultfd async write-protect "
@@ -416,7 +428,7 @@ static int init_tracker(struct pmscan_target *t, struct remote_call *c)
 
 	if (uffd < 0)
 		return fail(t, -uffd, "cannot take a copy of fd %ld of process %d", c->ret, (int)t->pid);
-	r = tracker_api(uffd);
+	r = tracker_api(uffd, t->arming_ranged);
 	close(uffd);
 	return r < 0 ? fail(t, -r, "setting up the userfaultfd of process %d", (int)t->pid) : 0;
 }
@@ -442,6 +454,7 @@ static int arm_held(struct pmscan_target *t, const struct pmscan_range *ranges, 
 		return -errno;
 	if ((r = kernel_can_track(t)) < 0)
 		return r;
+	t->arming_ranged = nranges > 0;
 	if ((r = remote_run(t, &c)) < 0)
 		return r;
 	if (c.ret < 0)
@@ -502,7 +515,7 @@ static int disarm_held(struct pmscan_target *t)
 
 	if (pmscan_target_alive(t) != 1)
 		return fail(t, ESRCH, "process %d has exited", (int)t->pid);
-	fd = find_tracker(t, &inherited);
+	fd = find_tracker(t, &inherited, NULL);
 	if (fd == -ENOENT)
 		return 0;	/* an inherited copy is the parent's: left alone */
 	if (fd < 0)
@@ -554,11 +567,20 @@ PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_rang
 	t->err[0] = '\0';
 	if (st)
 		memset(st, 0, sizeof(*st));
-	fd = pmscan_tracker_fd(t);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
+	int inherited;
+	bool ranged = false;
+	fd = find_tracker(t, &inherited, &ranged);
+	if (fd < 0) {
+		if (fd == -ENOENT)
+			return 0;
+		errno = -fd;
+		return -1;
+	}
 	if (st)
 		st->fd = fd;
+	/* Armed with ranges: only the ranges this call names may grow it. */
+	if (ranged && !nranges)
+		return 1;
 	uffd = get_tracker_copy(t, fd);
 	if (uffd < 0) {
 		errno = -uffd;

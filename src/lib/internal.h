@@ -27,6 +27,7 @@ struct pmscan_target {
 	pid_t tracer_of;	/* a thread the caller already traces and holds stopped */
 	int timeout_ms;		/* bound of every wait on the process */
 	uint64_t pt_budget;	/* page tables arming may add (bytes) */
+	bool arming_ranged;	/* the arm in progress was given ranges */
 };
 
 /* maps.c: streaming reader of /proc/PID/maps */

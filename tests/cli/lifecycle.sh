@@ -51,6 +51,27 @@ run_pmscan -p "$T_PID" --no-rearm --written --addresses --range="$(range "$H" 10
 check "--no-rearm: a new mapping is never reported written" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
 target_stop
 
+# ---- --arm --range sticks ----
+target_start
+map A 64 anon
+map B 64 shared
+tcmd fill A
+tcmd fill B
+run_pmscan --arm --range="$(range "$A" 64)" -p "$T_PID"
+map N 64 anon
+tcmd write N 0 1 4
+tcmd write B 0 1 4
+run_pmscan -p "$T_PID" --written --addresses
+check "after --arm --range, a plain scan reports nothing outside the range" cond '[ "$RC" -eq 0 ] && [ ! -s "$WORK/out" ]'
+tracked_of() { run_pmscan -p "$T_PID" --no-rearm --summary --json --range="$(range "$1" 64)"; jq -r '.mappings[0].tracked' "$WORK/out"; }
+check "... and a mapping outside the armed range stays untracked" [ "$(tracked_of "$B")" = false ]
+check "... and so does a new mapping outside it" [ "$(tracked_of "$N")" = false ]
+tcmd write A 3 1 2
+pages_of "$A" 3 1 2 >"$WORK/expect"
+run_pmscan -p "$T_PID" --written --addresses --range="$(range "$A" 64)"
+check "... while the armed range is tracked exactly" same "$WORK/out" "$WORK/expect"
+target_stop
+
 # ---- page tables are a budget ----
 vmpte() { awk '/^VmPTE:/ { print $2 }' "/proc/$1/status"; }
 target_start
