@@ -237,6 +237,7 @@ struct settle {
 	uint64_t populated;	/* 2 MiB chunks seen holding pages */
 	uint64_t last_chunk;	/* + 1; 0 none */
 	bool count_only;
+	bool tracked;		/* m is tracked already */
 	bool protect_all;
 	pmscan_region_fn on_written;
 	void *arg;
@@ -280,7 +281,8 @@ static int walk_populated(struct pmscan_target *t, const struct pmscan_mapping *
 	struct pmscan_scan *s = pmscan_scan_new(t);
 	int r = -ENOMEM;
 
-	if (s && pmscan_scan_set_masks(s, 0, PMSCAN_PRESENT | PMSCAN_SWAPPED, 0,
+	/* In a tracked mapping, swap entries may be the markers themselves. */
+	if (s && pmscan_scan_set_masks(s, 0, PMSCAN_PRESENT | (st->tracked ? 0 : PMSCAN_SWAPPED), 0,
 				       PMSCAN_PRESENT | PMSCAN_SWAPPED | PMSCAN_FILE | PMSCAN_PFNZERO) == 0 &&
 	    pmscan_scan_add_range(s, m->start, m->end) == 0) {
 		pmscan_scan_set_callbacks(s, NULL, settle_region, st);
@@ -300,10 +302,11 @@ static uint64_t chunks_of(const struct pmscan_mapping *m)
  * yet. The upper bound (every chunk) when it fits in what is left of the
  * budget, else counted: chunks holding pages have a table already.
  */
-static uint64_t page_table_cost(struct pmscan_target *t, const struct pmscan_mapping *m, uint64_t left)
+static uint64_t page_table_cost(struct pmscan_target *t, const struct pmscan_mapping *m, uint64_t left,
+				bool tracked)
 {
 	uint64_t ps = (uint64_t)page_size_cached(), bound = chunks_of(m) * ps;
-	struct settle st = { .count_only = true };
+	struct settle st = { .count_only = true, .tracked = tracked };
 
 	if (bound <= left || walk_populated(t, m, &st) < 0)
 		return bound;
@@ -352,7 +355,7 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 		const char *why = untrackable(&m);
 		int e = 0;
 		char pt[200];
-		uint64_t cost = why || !protect_new ? 0 : page_table_cost(t, &m, budget);
+		uint64_t cost = why || !protect_new ? 0 : page_table_cost(t, &m, budget, false);
 		if (!why && cost > budget)
 			why = over_budget(pt, sizeof(pt), cost, budget);
 		if (!why && (e = -uffd_register(uffd, &m)) != 0) {
@@ -586,43 +589,68 @@ PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_rang
 		errno = -uffd;
 		return -1;
 	}
+	/* One pass over the maps: the page tables the tracked mappings hold
+	   (their empty 2 MiB chunks, each given one by the markers) count
+	   against the budget, so that it holds across runs; the new mappings
+	   are registered after it, within what is left. */
 	struct maps_reader mr = { 0 };
 	struct pmscan_mapping m;
-	char name[256];
-	uint64_t left = t->pt_budget;
+	struct fresh_map { struct pmscan_mapping m; char name[256]; } *fresh = NULL;
+	size_t nfresh = 0;
+	uint64_t used = 0, ps = (uint64_t)page_size_cached();
 	r = maps_open(&mr, t->maps_fd);
 	while (r == 0 && (r = maps_next(&mr, &m)) > 0) {
 		r = 0;
-		if (!in_ranges(&m, ranges, nranges) || untrackable(&m))
+		if (untrackable(&m))
 			continue;
-		if (mapping_tracked(t, m.start) != 0)
+		int tr = mapping_tracked(t, m.start);
+		if (tr == 1) {
+			/* Small ones are not worth a scan: their tables are few. */
+			if (chunks_of(&m) * ps > (UINT64_C(1) << 20))
+				used += page_table_cost(t, &m, 0, true);
 			continue;
-		snprintf(name, sizeof(name), "%s", m.name);
-		m.name = name;	/* the reader's buffer is reused by the nested scans */
-		/* Over the page-table budget (what this run has left of it):
-		   left untracked, and so never reported written. */
-		uint64_t cost = page_table_cost(t, &m, left);
+		}
+		if (tr != 0 || !in_ranges(&m, ranges, nranges))
+			continue;
+		struct fresh_map *n = realloc(fresh, (nfresh + 1) * sizeof(*fresh));
+		if (!n) {
+			r = -ENOMEM;
+			break;
+		}
+		fresh = n;
+		fresh[nfresh].m = m;
+		snprintf(fresh[nfresh].name, sizeof(fresh[nfresh].name), "%s", m.name);
+		fresh[nfresh].m.name = fresh[nfresh].name;
+		nfresh++;
+	}
+	maps_close(&mr);
+	uint64_t left = used < t->pt_budget ? t->pt_budget - used : 0;
+	for (size_t i = 0; r == 0 && i < nfresh; i++) {
+		struct pmscan_mapping *fm = &fresh[i].m;
+		/* Over the page-table budget: left untracked, and so never
+		   reported written. */
+		uint64_t cost = page_table_cost(t, fm, left, false);
 		if (cost > left)
 			continue;
-		left -= cost;
-		int e = uffd_register(uffd, &m);
-		if (e == -ENOMEM || e == -ESRCH) {
+		int e = uffd_register(uffd, fm);
+		if (e == -ESRCH) {
 			r = e;
 			break;
 		}
 		if (e < 0)
-			continue;	/* a kind the kernel cannot track: stays untracked */
-		if ((r = settle_mapping(t, uffd, &m, flags & PMSCAN_REARM_PROTECT, on_written, arg)) < 0) {
+			continue;	/* gone since, or a kind the kernel cannot track */
+		left -= cost;
+		if ((r = settle_mapping(t, uffd, fm, flags & PMSCAN_REARM_PROTECT, on_written, arg)) < 0) {
 			fail(t, -r, "protecting the new mapping 0x%llx-0x%llx of process %d",
-			     (unsigned long long)m.start, (unsigned long long)m.end, (int)t->pid);
+			     (unsigned long long)fm->start, (unsigned long long)fm->end, (int)t->pid);
 			break;
 		}
 		if (st) {
 			st->mappings++;
-			st->bytes += m.end - m.start;
+			st->bytes += fm->end - fm->start;
 		}
 	}
-	maps_close(&mr);
+	free(fresh);
 	close(uffd);
 	if (r < 0 && pmscan_target_alive(t) == 0)
 		r = fail(t, ESRCH, "process %d exited", (int)t->pid);

@@ -375,8 +375,9 @@ int pmscan_target_set_timeout(struct pmscan_target *t, unsigned ms);
  * too, so that a page only read later never reads as written; an empty
  * 2 MiB stretch with no page table then gets one (4 KiB on x86_64): a
  * sparse 60 GiB mapping can cost 120 MiB. A mapping that would take the
- * total of one pmscan_arm (or of the mappings one pmscan_rearm registers)
- * over the budget is left untracked, and on_skip says why. Page tables are
+ * total over the budget is left untracked (pmscan_arm tells on_skip why);
+ * pmscan_rearm counts the page tables that tracked mappings of 512 MiB or
+ * more already hold, so the bound holds across calls. Page tables are
  * not given back at disarm: the kernel frees them only when the memory is
  * unmapped (MADV_DONTNEED would also drop the data).
  */

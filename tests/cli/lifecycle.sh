@@ -96,6 +96,20 @@ run_pmscan --disarm -p "$T_PID"
 diag "VmPTE after --disarm: $(vmpte "$T_PID") kB (page tables are freed only when the memory is unmapped)"
 target_stop
 
+# The budget holds across runs: what tracked mappings hold counts.
+target_start
+map P 1048576 anon
+tcmd write P 0 1 1
+before=$(vmpte "$T_PID")
+run_pmscan --arm --max-page-tables=12M -p "$T_PID"
+map Q 1048576 anon
+tcmd write Q 0 1 1
+run_pmscan -p "$T_PID" --max-page-tables=12M --written --addresses
+after=$(vmpte "$T_PID")
+check "a second sparse 4 GiB mapping after --arm: refused by a later scan, the budget counting the first ($before kB -> $after kB)" \
+	cond '[ $((after - before)) -le 12288 ] && [ "$(tracked_of "$Q")" = false ] && [ "$(tracked_of "$P")" = true ]'
+target_stop
+
 # ---- tracking markers are not swap ----
 if [ "$(awk '/^SwapTotal:/ { print $2 }' /proc/meminfo)" != 0 ]; then
 	skip "--swapped on an armed process with no swap" "this machine has swap configured"
