@@ -225,8 +225,8 @@ for sig in INT TERM HUP QUIT PIPE KILL; do
 		fi
 		out=$("$HELPERS/victim" killer "$V_PID" "$n" 25 20000 "$PMSCAN" $op -p "$V_PID")
 		diag "SIG$sig during $op: $out"
-		check "SIG$sig to pmscan at random moments of $op: the target lives" \
-			cond '[[ $out == *" dead=0 "* ]] && alive'
+		check "SIG$sig to pmscan at random moments of $op: the target lives, pmscan ends by the signal or done" \
+			cond '[[ $out == *" dead=0 "* ]] && [[ $out == *" other=0" ]] && alive'
 	done
 done
 "$PMSCAN" --disarm -p "$V_PID" >/dev/null 2>&1
@@ -237,6 +237,19 @@ check "fault injection: no spurious EINTR in any blocked call" \
 check "fault injection: signal masks and handlers unchanged" cond '[ "$mask_bad" -eq 0 ] && [ "$(sigcgt "$V_PID")" = "$cgt" ]'
 check "fault injection: no corruption, no userfaultfd left" cond '[ "$sum_bad" -eq 0 ] && [ "$(uffds "$V_PID")" -eq 0 ]'
 vstop
+
+# ---- permission errors name the cause, in every mode ----
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+	skip "--watch -p on another user's process names the cause" "needs root and setpriv"
+else
+	chmod 755 "$WORK"
+	vstart -t
+	$NOBODY "$PMSCAN" --watch=0.2 --count=1 -p "$V_PID" >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	check "--watch -p on another user's process: exit 1, the message names CAP_SYS_PTRACE" \
+		cond '[ "$RC" -eq 1 ] && grep -q "CAP_SYS_PTRACE" "$WORK/err" && ! grep -qx ".*: Permission denied" "$WORK/err"'
+	vstop
+fi
 
 # ---- privileges pmscan did not get from its caller ----
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
