@@ -222,12 +222,14 @@ static int scan_failed(const struct options *o, struct pmscan_scan *s, int e,
    some out. Tracking is known from each mapping's registration, never from
    what the kernel reported (6.7 to 7.2 call every page of an untracked
    mapping written, 7.3 none). */
-static void warn_untracked(const struct options *o, const struct pmscan_scan_stats *st, bool armed)
+static void warn_untracked(const struct options *o, const struct pmscan_scan_stats *st,
+			   const struct pmscan_target *t)
 {
 	if (!st->untracked || !(((o->require | o->anyof | o->exclude) & PMSCAN_WRITTEN) ||
 				(o->ret_set && (o->ret & PMSCAN_WRITTEN))))
 		return;
-	if (armed) {
+	/* Looking for the tracker reads the whole fd table: only here. */
+	if (st->untracked < st->mappings || pmscan_tracker_fd(t) >= 0) {
 		/* What arming could not track, it listed; --wp skips it quietly. */
 		if (!o->wp)
 			warnx("warning: %llu of %llu scanned mappings (%llu pages) cannot be tracked "
@@ -397,7 +399,7 @@ static int scan(const struct options *o, struct pmscan_target *t)
 		warnx("%s", msg);
 	} else {
 		sk->end(&c, &st, NULL);
-		warn_untracked(o, &st, pmscan_tracker_fd(t) >= 0);
+		warn_untracked(o, &st, t);
 	}
 	pmscan_scan_free(s);
 	return status;

@@ -96,6 +96,7 @@ struct watch {
 	struct pageset seen;
 	struct label *labels;
 	size_t nlabels, cap;
+	size_t *hash, hcap;	/* label_index */
 	size_t cur;
 	uint64_t interval_pages, total_pages, intervals;
 	double start, last, peak_rate;
@@ -131,11 +132,45 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Labels by name: an open-addressing hash of indices into w->labels, so
+   that the per-mapping lookup costs the same with 20 names or 20000. */
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static void label_rehash(struct watch *w)
+{
+	size_t cap = w->hcap ? w->hcap * 2 : 64;
+	size_t *h = malloc(cap * sizeof(*h));
+
+	if (!h)
+		err(EXIT_SCAN_FAILED, "out of memory");
+	for (size_t i = 0; i < cap; i++)
+		h[i] = SIZE_MAX;
+	for (size_t i = 0; i < w->nlabels; i++) {
+		size_t j = (size_t)name_hash(w->labels[i].name) & (cap - 1);
+		while (h[j] != SIZE_MAX)
+			j = (j + 1) & (cap - 1);
+		h[j] = i;
+	}
+	free(w->hash);
+	w->hash = h;
+	w->hcap = cap;
+}
+
 static size_t label_index(struct watch *w, const char *name)
 {
-	for (size_t i = 0; i < w->nlabels; i++)
-		if (!strcmp(w->labels[i].name, name))
-			return i;
+	if ((w->nlabels + 1) * 2 > w->hcap)
+		label_rehash(w);
+	size_t j = (size_t)name_hash(name) & (w->hcap - 1);
+	for (; w->hash[j] != SIZE_MAX; j = (j + 1) & (w->hcap - 1))
+		if (!strcmp(w->labels[w->hash[j]].name, name))
+			return w->hash[j];
 	if (w->nlabels == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 32;
 		struct label *l = realloc(w->labels, cap * sizeof(*l));
@@ -147,6 +182,7 @@ static size_t label_index(struct watch *w, const char *name)
 	w->labels[w->nlabels] = (struct label){ .name = strdup(name) };
 	if (!w->labels[w->nlabels].name)
 		err(EXIT_SCAN_FAILED, "out of memory");
+	w->hash[j] = w->nlabels;
 	return w->nlabels++;
 }
 
@@ -617,10 +653,13 @@ int watch_main(const struct options *o)
 				status = EXIT_SCAN_FAILED;
 				break;
 			}
-			report(&w, now());
+			double done = now();
+			report(&w, done);
+			/* A scan longer than the interval must not squeeze the next
+			   one: the next sample is a whole interval after this one. */
 			next += o->interval;
-			if (next < t)
-				next = t + o->interval;
+			if (next < done)
+				next = done + o->interval;
 			if (o->count && w.intervals >= o->count)
 				break;
 		}
@@ -646,6 +685,7 @@ int watch_main(const struct options *o)
 	for (size_t i = 0; i < w.nlabels; i++)
 		free(w.labels[i].name);
 	free(w.labels);
+	free(w.hash);
 	free(w.seen.t);
 	if (o->command && status == EXIT_OK && !w.left_running)
 		return w.exit_status;
