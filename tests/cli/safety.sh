@@ -56,6 +56,15 @@ uffds_any() { find /proc/"$1"/task/*/fd -maxdepth 1 -lname 'anon_inode:\[userfau
 sigcgt() { awk '/^SigCgt/ { print $2 }' "/proc/$1/status"; }
 fdlist() { ls "/proc/$1/fd" | sort -n | tr '\n' ' '; }
 
+# arm_and_signal MS SIG: --arm the victim, send it SIG 0 to MS-1 ms into it.
+arm_and_signal() {
+	"$PMSCAN" --arm -p "$V_PID" >/dev/null 2>&1 &
+	local armer=$!
+	sleep "0.00$((RANDOM % $1))"
+	kill -"$2" "$V_PID"
+	wait $armer
+}
+
 cleanup_v() { vstop; cleanup; }
 trap cleanup_v EXIT
 
@@ -88,11 +97,8 @@ for flags in "" "-r"; do
 	sleep 0.2
 	sent=0
 	for i in $(seq 30); do
-		"$PMSCAN" --arm -p "$V_PID" >/dev/null 2>&1 &
-		sleep "0.00$((RANDOM % 4))"
-		kill -USR1 "$V_PID"
+		arm_and_signal 4 USR1
 		sent=$((sent + 1))
-		wait $!
 		sleep 0.03
 		"$PMSCAN" --disarm -p "$V_PID" >/dev/null 2>&1
 	done
@@ -186,10 +192,7 @@ vstart -t
 sleep 0.2
 kept=0
 for i in $(seq 10); do
-	"$PMSCAN" --arm -p "$V_PID" >/dev/null 2>&1 &
-	sleep "0.00$((RANDOM % 6))"
-	kill -STOP "$V_PID"
-	wait $!
+	arm_and_signal 6 STOP
 	sleep 0.05
 	grep -q '^State:.*T' "/proc/$V_PID/status" && kept=$((kept + 1))
 	kill -CONT "$V_PID"

@@ -234,9 +234,9 @@ static bool process_alive(pid_t pid)
 	return p && p[2] != 'Z' && p[2] != 'X';
 }
 
-static int run_quiet(char **argv)
+/* Start argv with its output thrown away. */
+static pid_t spawn_quiet(char **argv)
 {
-	int st;
 	pid_t c = fork();
 
 	if (c == 0) {
@@ -246,7 +246,14 @@ static int run_quiet(char **argv)
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	waitpid(c, &st, 0);
+	return c;
+}
+
+static int run_quiet(char **argv)
+{
+	int st;
+
+	waitpid(spawn_quiet(argv), &st, 0);
 	return st;
 }
 
@@ -264,14 +271,7 @@ static int killer(int argc, char **argv)
 	srand((unsigned)getpid());
 	for (int i = 0; i < trials && !dead; i++) {
 		int st;
-		pid_t c = fork();
-		if (c == 0) {
-			int null = open("/dev/null", O_RDWR);
-			dup2(null, 1);
-			dup2(null, 2);
-			execv(cmd[0], cmd);
-			_exit(127);
-		}
+		pid_t c = spawn_quiet(cmd);
 		struct timespec ts = { 0, (long)(rand() % (maxus + 1)) * 1000 };
 		nanosleep(&ts, NULL);
 		kill(c, sig);
