@@ -4,6 +4,9 @@
  * to a page after a reset (one write-protect fault) against a write to an
  * untracked page, and how long pmscan takes to arm, reset and disarm, per
  * GiB. The target is a child of this program; pmscan arms it from outside.
+ * Then the same for the soft-dirty tracker (--tracker=soft-dirty: a reset
+ * by clear_refs, one soft-dirty fault per first write), where the kernel
+ * has it; where not, one line says why.
  *
  *   bench-arm PMSCAN [GIB]
  */
@@ -60,6 +63,26 @@ static double pass(int to, int from)
 	return ns;
 }
 
+/* Run pmscan; its first line of standard error into why (may be NULL)
+   when it fails. The exit status. */
+static int try_run(const char *pmscan, const char *args, pid_t pid, char *why, size_t len)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "%s %s -p %d 2>&1 >/dev/null", pmscan, args, (int)pid);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	if (why && len) {
+		why[0] = '\0';
+		if (fgets(why, (int)len, f))
+			why[strcspn(why, "\n")] = '\0';
+	}
+	while (fgetc(f) != EOF)
+		;
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static double run(const char *pmscan, const char *args, pid_t pid)
 {
 	char cmd[512];
@@ -112,6 +135,24 @@ int main(int argc, char **argv)
 	printf("  pmscan --written --wp, all written    %7.1f ms per GiB\n", reset * 1e3 / gib);
 	printf("  pmscan --written --wp, none written   %7.1f ms per GiB\n", untouched_reset * 1e3 / gib);
 	printf("  pmscan --disarm                       %7.1f ms\n", disarm * 1e3);
+
+	/* The soft-dirty tracker on the same pages, the uffd one disarmed. */
+	char why[512];
+	if (try_run(argv[1], "--tracker=soft-dirty --arm", pid, why, sizeof(why)) != 0) {
+		printf("soft-dirty tracker: not measured here: %s\n", why);
+	} else {
+		double sd_first = pass(to[1], from[0]);
+		double sd_reset = run(argv[1], "--tracker=soft-dirty --written --wp --summary", pid);
+		double sd_again = pass(to[1], from[0]);
+		double sd_later = pass(to[1], from[0]);
+		printf("soft-dirty tracker (--tracker=soft-dirty), same pages:\n");
+		printf("  first write after --arm               %7.0f ns/page (%.1fx; uffd %.1fx)\n",
+		       sd_first, sd_first / base, first / base);
+		printf("  first write after a reset (--wp)      %7.0f ns/page (%.1fx; uffd %.1fx)\n",
+		       sd_again, sd_again / base, again / base);
+		printf("  later writes to the same pages        %7.0f ns/page\n", sd_later);
+		printf("  pmscan --written --wp, all written    %7.1f ms per GiB\n", sd_reset * 1e3 / gib);
+	}
 	close(to[1]);
 	waitpid(pid, NULL, 0);
 	return 0;

@@ -39,6 +39,7 @@ struct options {
 	int engine;		/* PMSCAN_ENGINE_* (--engine) */
 	bool engine_set;
 	bool arm, disarm, no_rearm;
+	int tracker;		/* PMSCAN_TRACKER_* (--tracker) */
 	unsigned timeout_ms;	/* --timeout (0: the library's default) */
 	uint64_t pt_budget;	/* --max-page-tables */
 	bool pt_budget_set;
@@ -59,6 +60,8 @@ void privilege_hint(pid_t pid, int e, char *buf, size_t len);
 /* options.c */
 void parse_options(int argc, char **argv, struct options *o);
 void free_options(struct options *o);
+/* The tracker in use: PMSCAN_TRACKER_UFFD or _SOFT_DIRTY, -1 none works. */
+int resolved_tracker(const struct options *o);
 
 /* parse.c: pure parsers, unit-tested. Each returns 0 or -1 (bad input). */
 int parse_u64(const char *s, uint64_t *out);

@@ -18,6 +18,7 @@ enum {
 	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
 	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC, OPT_LIST_CATEGORIES,
 	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT, OPT_ENGINE, OPT_TIMEOUT, OPT_MAX_PAGE_TABLES,
+	OPT_TRACKER,
 };
 
 static const struct argp_option option_table[] = {
@@ -58,6 +59,11 @@ static const struct argp_option option_table[] = {
 	  "tracking stays on", 4 },
 	{ "disarm", OPT_DISARM, NULL, 0,
 	  "stop tracking writes; the process is left as it was before --arm", 4 },
+	{ "tracker", OPT_TRACKER, "TRACKER", 0,
+	  "what 'written' means and how --arm and --wp reset it: uffd (userfaultfd async "
+	  "write-protect, Linux 6.7+), soft-dirty (the kernel's soft-dirty bit, reset with "
+	  "/proc/PID/clear_refs: whole process, no ptrace), or auto (default: uffd where the "
+	  "kernel has it, else soft-dirty)", 4 },
 	{ "no-rearm", OPT_NO_REARM, NULL, 0,
 	  "do not register mappings created since --arm before scanning", 4 },
 	{ "max-page-tables", OPT_MAX_PAGE_TABLES, "SIZE", 0,
@@ -91,7 +97,9 @@ static const char doc[] =
 	"\n"
 	"Written pages exist only in mappings tracked with userfaultfd async "
 	"write-protect (--arm, or the process's own); in other mappings no page is "
-	"reported written, and pmscan warns when the selection names 'written'.\n"
+	"reported written, and pmscan warns when the selection names 'written'. "
+	"With --tracker=soft-dirty every mapping is tracked, and written means "
+	"soft-dirty since the last reset (see TRACKING in pmscan(1)).\n"
 	"\n"
 	"Exit status:\n"
 	"  0  success\n"
@@ -106,6 +114,19 @@ static const char doc[] =
 	"  pmscan --disarm -p 1234          stop tracking\n"
 	"  pmscan --watch -p 1234           its write rate, every second\n"
 	"  pmscan --watch=0.5 -- make -j8   the write rate of a command, to its end";
+
+/* The tracker --tracker names, AUTO resolved as the library does: uffd
+   where it works, else soft-dirty; -1 when neither works. */
+int resolved_tracker(const struct options *o)
+{
+	if (o->tracker != PMSCAN_TRACKER_AUTO)
+		return o->tracker;
+	if (!pmscan_tracker_unavailable(PMSCAN_TRACKER_UFFD))
+		return PMSCAN_TRACKER_UFFD;
+	if (!pmscan_tracker_unavailable(PMSCAN_TRACKER_SOFT_DIRTY))
+		return PMSCAN_TRACKER_SOFT_DIRTY;
+	return -1;
+}
 
 struct parse_state {
 	struct options *o;
@@ -203,6 +224,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_ARM: o->arm = true; break;
 	case OPT_DISARM: o->disarm = true; break;
 	case OPT_NO_REARM: o->no_rearm = true; break;
+	case OPT_TRACKER:
+		if (!strcmp(arg, "auto"))
+			o->tracker = PMSCAN_TRACKER_AUTO;
+		else if (!strcmp(arg, "uffd"))
+			o->tracker = PMSCAN_TRACKER_UFFD;
+		else if (!strcmp(arg, "soft-dirty") || !strcmp(arg, "soft_dirty"))
+			o->tracker = PMSCAN_TRACKER_SOFT_DIRTY;
+		else
+			argp_error(state, "unknown tracker '%s' (auto, uffd or soft-dirty)", arg);
+		break;
 	case OPT_WATCH: {
 		char *end;
 		o->watch = true;
@@ -255,7 +286,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			if (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
 			    o->check_wpasync || ps->modes || o->arm || o->disarm || o->engine_set)
 				argp_error(state, "--watch takes only -p, --range, --count, --json, "
-					   "--noheadings, --no-rearm, --timeout and --max-page-tables");
+					   "--noheadings, --no-rearm, --tracker, --timeout and --max-page-tables");
 			break;
 		}
 		if (o->count)
@@ -271,13 +302,21 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if ((o->arm || o->disarm) &&
 		    (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
 		     o->check_wpasync || ps->modes || o->json || o->engine_set))
-			argp_error(state, "--%s takes only -p, --range, --timeout and --max-page-tables", o->arm ? "arm" : "disarm");
+			argp_error(state, "--%s takes only -p, --range, --tracker, --timeout and --max-page-tables", o->arm ? "arm" : "disarm");
 		if (o->disarm && o->nranges)
 			argp_error(state, "--disarm stops all tracking; it takes no --range");
 		if (o->wp)
 			o->require |= PMSCAN_WRITTEN;
-		if (o->wp && o->engine == PMSCAN_ENGINE_READ)
+		if (o->wp && o->engine == PMSCAN_ENGINE_READ &&
+		    resolved_tracker(o) != PMSCAN_TRACKER_SOFT_DIRTY)
 			argp_error(state, "--wp write-protects pages, which only the ioctl engine can do");
+		/* clear_refs resets every page of the process at once. */
+		if (o->tracker == PMSCAN_TRACKER_SOFT_DIRTY && (o->arm || o->wp) && o->nranges)
+			argp_error(state, "--tracker=soft-dirty resets the whole process: --%s takes no "
+				   "--range", o->arm ? "arm" : "wp");
+		if (o->tracker == PMSCAN_TRACKER_SOFT_DIRTY && o->wp && o->max_pages)
+			argp_error(state, "--tracker=soft-dirty resets the whole process: --wp takes no "
+				   "--max-pages");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -155,14 +155,32 @@ static int open_failed(pid_t pid, int e)
    what was asked, else 0. */
 static int check_kernel(const struct options *o)
 {
-	bool need_ioctl = o->arm || o->disarm || o->watch || o->wp ||
+	/* soft-dirty: resets are clear_refs, so only --engine=ioctl needs the ioctl. */
+	bool sd = resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY;
+	bool need_ioctl = (!sd && (o->arm || o->disarm || o->watch || o->wp)) ||
 			  o->engine == PMSCAN_ENGINE_IOCTL;
-	int engine = o->wp ? PMSCAN_ENGINE_IOCTL : o->engine;
+	int engine = o->wp && !sd ? PMSCAN_ENGINE_IOCTL : o->engine;
 
+	/* Without async write-protect the uffd tracker tracks nothing, which
+	   scans show; soft-dirty would read every page clean: refused. */
+	if (o->tracker == PMSCAN_TRACKER_SOFT_DIRTY && pmscan_tracker_unavailable(o->tracker)) {
+		warnx("the soft-dirty tracker cannot work here: %s",
+		      pmscan_tracker_unavailable(o->tracker));
+		return EXIT_KERNEL;
+	}
+	if ((o->arm || o->watch) && resolved_tracker(o) < 0) {
+		warnx("%s", pmscan_tracker_unavailable(PMSCAN_TRACKER_AUTO));
+		return EXIT_KERNEL;
+	}
+	/* soft-dirty: the ioctl engine reads it from Linux 6.8 (as the library picks). */
 	if (engine == PMSCAN_ENGINE_AUTO)
-		engine = pmscan_kernel_categories() ? PMSCAN_ENGINE_IOCTL : PMSCAN_ENGINE_READ;
-	uint64_t missing = (o->require | o->anyof | o->exclude | o->ret) &
-			   ~pmscan_engine_categories(engine);
+		engine = pmscan_kernel_categories() &&
+			 (!sd || (pmscan_kernel_categories() & PMSCAN_SOFT_DIRTY)) ?
+			 PMSCAN_ENGINE_IOCTL : PMSCAN_ENGINE_READ;
+	uint64_t known = pmscan_engine_categories(engine);
+	if (sd)
+		known = (known & ~PMSCAN_WRITTEN) | ((known & PMSCAN_SOFT_DIRTY) ? PMSCAN_WRITTEN : 0);
+	uint64_t missing = (o->require | o->anyof | o->exclude | o->ret) & ~known;
 
 	if (need_ioctl && !pmscan_kernel_categories()) {
 		warnx("the running kernel has no PAGEMAP_SCAN (Linux 6.7 or later is needed%s)",
@@ -174,7 +192,8 @@ static int check_kernel(const struct options *o)
 		return 0;
 	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++)
 		if (missing & (UINT64_C(1) << i)) {
-			const char *why = pmscan_category_unavailable(engine, i);
+			/* soft-dirty: 'written' is the soft-dirty bit. */
+			const char *why = pmscan_category_unavailable(engine, sd && i == 1 ? 7 : i);
 			warnx("category '%s' is not available with the %s engine: %s",
 			      pmscan_category_name(i),
 			      engine == PMSCAN_ENGINE_READ ? "read" : "ioctl",
@@ -289,6 +308,14 @@ static int arm(const struct options *o, struct pmscan_target *t)
 	r = pmscan_arm(t, o->ranges, o->nranges, print_skip, NULL, &st);
 	if (r < 0)
 		return arm_failed(o, t, "arm", errno);
+	if (pmscan_target_get_tracker(t) == PMSCAN_TRACKER_SOFT_DIRTY) {
+		format_size(st.bytes, size, sizeof(size));
+		printf("reset the soft-dirty bits of process %d: %llu mappings (%s)\n", (int)o->pid,
+		       (unsigned long long)st.mappings, size);
+		warnx("note: soft-dirty tracking covers the whole process; mappings created, grown, "
+		      "merged or moved from now on read written in full");
+		return EXIT_OK;
+	}
 	if (r == 0) {
 		printf("process %d is already armed (userfaultfd fd %d): nothing done\n",
 		       (int)o->pid, st.fd);
@@ -307,6 +334,11 @@ static int disarm(const struct options *o, struct pmscan_target *t)
 
 	if (r < 0)
 		return arm_failed(o, t, "disarm", errno);
+	if (pmscan_target_get_tracker(t) == PMSCAN_TRACKER_SOFT_DIRTY) {
+		printf("process %d: the soft-dirty tracker leaves nothing in the process: nothing "
+		       "to undo\n", (int)o->pid);
+		return EXIT_OK;
+	}
 	if (r == 0)
 		printf("process %d is not armed: nothing done\n", (int)o->pid);
 	else
@@ -351,7 +383,9 @@ static int configure_scan(const struct options *o, struct pmscan_scan *s)
 		flags |= PMSCAN_SCAN_CHECK_WPASYNC;
 	if (o->mode == MODE_SUMMARY)
 		flags |= PMSCAN_SCAN_TRACKING_INFO;
-	if (pmscan_scan_set_engine(s, o->wp ? PMSCAN_ENGINE_IOCTL : o->engine) < 0 ||
+	bool uffd_wp = o->wp && resolved_tracker(o) != PMSCAN_TRACKER_SOFT_DIRTY;
+
+	if (pmscan_scan_set_engine(s, uffd_wp ? PMSCAN_ENGINE_IOCTL : o->engine) < 0 ||
 	    pmscan_scan_set_masks(s, o->require, o->anyof, o->exclude, o->ret) < 0 ||
 	    pmscan_scan_set_max_pages(s, o->max_pages) < 0 ||
 	    pmscan_scan_set_flags(s, flags) < 0)
@@ -360,6 +394,70 @@ static int configure_scan(const struct options *o, struct pmscan_scan *s)
 		if (pmscan_scan_add_range(s, o->ranges[i].start, o->ranges[i].end) < 0)
 			return -1;
 	return 0;
+}
+
+/* Every category the scan's engine reports (soft-dirty: 'written' too). */
+static uint64_t default_ret(const struct options *o)
+{
+	bool sd = resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY;
+	uint64_t known = pmscan_engine_categories(o->wp && !sd ? PMSCAN_ENGINE_IOCTL : o->engine);
+
+	if (sd)
+		known = (known & ~PMSCAN_WRITTEN) | ((known & PMSCAN_SOFT_DIRTY) ? PMSCAN_WRITTEN : 0);
+	return known;
+}
+
+/* soft-dirty: the one-line notes on its limits, when they apply to this
+   answer (mappings the kernel marks soft-dirty whole: smaps VmFlags 'sd'). */
+static void soft_dirty_notes(const struct options *o, char *note, size_t len)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	uint64_t maps = 0, whole = 0, bytes = 0, start = 0, end = 0, clean = 0;
+	bool special = false, stack = false;
+	FILE *f;
+
+	if (resolved_tracker(o) != PMSCAN_TRACKER_SOFT_DIRTY ||
+	    !((o->require | o->anyof | o->exclude | o->ret) & PMSCAN_WRITTEN))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)o->pid);
+	if (!(f = fopen(path, "re")))
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long long a, b;
+		if (sscanf(line, "%llx-%llx ", &a, &b) == 2 && strchr(line, ' ')) {
+			start = a;
+			end = b;
+			special = strstr(line, "[vvar") || strstr(line, "[vsyscall]");
+			stack = strstr(line, "[stack]");
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) || special)
+			continue;
+		maps++;
+		if (strstr(line, " sd")) {
+			whole++;
+			bytes += end - start;
+		} else if (!stack) {
+			clean++;
+		}
+	}
+	free(line);
+	fclose(f);
+	if (!maps || !whole)
+		return;
+	char size[16];
+	format_size(bytes, size, sizeof(size));
+	/* Never reset: every mapping marked but the main stack, whose mark
+	   exec's stack setup drops (measured on 6.1). */
+	if (!clean)
+		snprintf(note, len, "note: process %d has not been reset since it started "
+			 "(soft-dirty): every page written since then reads written; reset with "
+			 "--arm or --wp", (int)o->pid);
+	else
+		snprintf(note, len, "note: %llu of %llu mappings (%s) were created, grown, merged or "
+			 "moved since the last soft-dirty reset: all their pages read written",
+			 (unsigned long long)whole, (unsigned long long)maps, size);
 }
 
 static int scan(const struct options *o, struct pmscan_target *t)
@@ -373,11 +471,10 @@ static int scan(const struct options *o, struct pmscan_target *t)
 		.opt = o,
 		.pid = o->pid,
 		.page_size = (uint64_t)sysconf(_SC_PAGESIZE),
-		.ret_mask = o->ret ? o->ret :
-			    pmscan_engine_categories(o->wp ? PMSCAN_ENGINE_IOCTL : o->engine),
+		.ret_mask = o->ret ? o->ret : default_ret(o),
 		.tty = isatty(STDOUT_FILENO),
 	};
-	char msg[1024];
+	char msg[1024], note[256] = "";
 	int status = EXIT_OK;
 
 	if (!s || configure_scan(o, s) < 0) {
@@ -388,6 +485,8 @@ static int scan(const struct options *o, struct pmscan_target *t)
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	pmscan_scan_set_callbacks(s, sk->mapping, sk->region, &c);
 
+	/* Before the run: --wp resets what the note is about. */
+	soft_dirty_notes(o, note, sizeof(note));
 	int r = sk->begin(&c);
 	if (r == 0 && pmscan_scan_run(s) < 0)
 		r = -errno;
@@ -400,6 +499,8 @@ static int scan(const struct options *o, struct pmscan_target *t)
 	} else {
 		sk->end(&c, &st, NULL);
 		warn_untracked(o, &st, t);
+		if (note[0])
+			warnx("%s", note);
 	}
 	pmscan_scan_free(s);
 	return status;
@@ -478,6 +579,8 @@ int main(int argc, char **argv)
 		status = open_failed(o.pid, errno);
 		goto out;
 	}
+	/* Checked by check_kernel: AUTO, or a tracker that works here. */
+	pmscan_target_set_tracker(t, o.tracker);
 	if (o.timeout_ms)
 		pmscan_target_set_timeout(t, o.timeout_ms);
 	if (o.pt_budget_set)

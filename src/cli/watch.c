@@ -461,6 +461,7 @@ static int open_target(struct watch *w)
 		}
 		return -1;
 	}
+	pmscan_target_set_tracker(w->t, w->o->tracker);	/* checked by check_kernel */
 	if (w->o->timeout_ms)
 		pmscan_target_set_timeout(w->t, w->o->timeout_ms);
 	if (w->o->pt_budget_set)

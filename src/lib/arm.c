@@ -498,6 +498,21 @@ PMSCAN_EXPORT int pmscan_arm(struct pmscan_target *t, const struct pmscan_range 
 		fail(t, EINVAL, "pmscan does not arm itself (use the write-watch API)");
 		return -1;
 	}
+	/* Tracker dispatch: soft-dirty is one write to clear_refs, with no
+	   ptrace and nothing to hold signals for (track-softdirty.c). */
+	switch (tracker_resolve(t)) {
+	case PMSCAN_TRACKER_SOFT_DIRTY:
+		r = soft_dirty_arm(t, nranges, st);
+		if (r < 0) {
+			errno = -r;
+			return -1;
+		}
+		return r;
+	case -ENOTSUP:
+		errno = ENOTSUP;
+		fail(t, ENOTSUP, "%s", pmscan_tracker_unavailable(PMSCAN_TRACKER_AUTO));
+		return -1;
+	}
 	/* A signal to the caller takes effect once the process is armed or
 	   left as it was, never half-way. */
 	remote_hold_signals(&saved);
@@ -546,6 +561,9 @@ PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
 	int r;
 
 	t->err[0] = '\0';
+	/* Tracker dispatch: soft-dirty leaves nothing in the process to undo. */
+	if (tracker_is_soft_dirty(t))
+		return 0;
 	remote_hold_signals(&saved);
 	r = disarm_held(t);
 	remote_release_signals(&saved);
@@ -570,6 +588,13 @@ PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_rang
 	t->err[0] = '\0';
 	if (st)
 		memset(st, 0, sizeof(*st));
+	/* Tracker dispatch: with soft-dirty every mapping is tracked from its
+	   creation (a new one reads written in full until the next reset). */
+	if (tracker_is_soft_dirty(t)) {
+		if (st)
+			st->fd = -1;
+		return 1;
+	}
 	int inherited;
 	bool ranged = false;
 	fd = find_tracker(t, &inherited, &ranged);

@@ -11,6 +11,8 @@
  *   swapped (62)  SWAPPED, GUARD (58), FILE (61)
  *   soft-dirty (55) SOFT_DIRTY (pagemap sets it for the VMA's soft-dirty flag
  *                 too, as PAGEMAP_SCAN does)
+ * (soft-dirty tracker: scan.c hands this engine SOFT_DIRTY where the request
+ * says WRITTEN, so bit 55 answers 'written' on every kernel)
  * plus WPALLOWED for a tracked mapping. HUGE is not in pagemap: hugetlb
  * mappings come from smaps (KernelPageSize), PMD-mapped transparent huge
  * pages from /proc/kpageflags, checked against smaps' count of them.

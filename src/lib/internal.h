@@ -28,6 +28,7 @@ struct pmscan_target {
 	int timeout_ms;		/* bound of every wait on the process */
 	uint64_t pt_budget;	/* page tables arming may add (bytes) */
 	bool arming_ranged;	/* the arm in progress was given ranges */
+	int tracker;		/* PMSCAN_TRACKER_*, as set (AUTO by default) */
 };
 
 /* maps.c: streaming reader of /proc/PID/maps */
@@ -123,6 +124,8 @@ struct pmscan_scan {
 	bool has_failed;
 	char err[512];		/* why the last run failed, when known */
 	struct read_state *rd;	/* the read engine's buffers, kept across runs */
+	bool sd;		/* this run's tracker is soft-dirty: WRITTEN is read
+				   as SOFT_DIRTY (scan.c) */
 };
 
 /* engine-read.c: the /proc/PID/pagemap engine. read_piece scans
@@ -133,6 +136,20 @@ int read_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_map
 /* Forget per-run state (call at the start and end of each run). */
 void read_run_end(struct pmscan_scan *s);
 void read_free(struct pmscan_scan *s);
+
+/* track-softdirty.c: the tracker t uses (PMSCAN_TRACKER_UFFD or
+   PMSCAN_TRACKER_SOFT_DIRTY), or -ENOTSUP when AUTO finds none working */
+int tracker_resolve(const struct pmscan_target *t);
+static inline bool tracker_is_soft_dirty(const struct pmscan_target *t)
+{
+	return tracker_resolve(t) == PMSCAN_TRACKER_SOFT_DIRTY;
+}
+/* Userfaultfd async write-protect works here (tried on pmscan's own fd). */
+bool probe_uffd_wp_async(const char **why);
+/* The soft-dirty tracker's arm (a reset of the whole process; 1 or -errno,
+   t->err set) and the reset that follows a scan with PMSCAN_SCAN_WP. */
+int soft_dirty_arm(struct pmscan_target *t, size_t nranges, struct pmscan_arm_stats *st);
+int soft_dirty_reset(struct pmscan_target *t);
 
 /* target.c: record what failed in t->err; returns -err */
 int target_fail(struct pmscan_target *t, int err, const char *fmt, ...)

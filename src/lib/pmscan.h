@@ -187,7 +187,9 @@ typedef int (*pmscan_region_fn)(const struct pmscan_region *r, void *arg);
 struct pmscan_scan;
 
 /* Flags for pmscan_scan_set_flags. */
-/* Write-protect the written pages reported (a reset of the written state). */
+/* Write-protect the written pages reported (a reset of the written state).
+   With the soft-dirty tracker: clear_refs after the run, for the whole
+   process (any engine; no ranges, no page limit). */
 #define PMSCAN_SCAN_WP            (1u << 0)
 /* Fail with EPERM, before touching anything, if a scanned mapping is not
    registered for async write-protect. */
@@ -321,7 +323,10 @@ int pmscan_tracker_fd(const struct pmscan_target *t);
  * (a debugger); EPERM or EACCES ptrace not allowed; ESRCH the process
  * exited; ENOTSUP the kernel lacks async write-protect; ENOEXEC not a
  * native 64-bit process. pmscan_target_error() then says which step failed.
- * st (may be NULL) receives counts.
+ * st (may be NULL) receives counts. With the soft-dirty tracker (see
+ * pmscan_target_set_tracker) arming is a reset of the whole process: it
+ * returns 1 every time, st->fd is -1, ranges are refused (EINVAL), and
+ * EACCES or EPERM mean /proc/PID/clear_refs could not be written.
  */
 int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 	       pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st);
@@ -338,7 +343,9 @@ int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_
  * unprotected, so they read as written until the next reset, and every
  * other page is write-protected; with PMSCAN_REARM_PROTECT all of them are
  * protected at once. Returns 1 done, 0 not armed, -1 on error (errno;
- * pmscan_target_error says which step).
+ * pmscan_target_error says which step). With the soft-dirty tracker there
+ * is nothing to register (new mappings read written in full until the next
+ * reset): returns 1, nothing done.
  */
 int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 		 unsigned flags, pmscan_region_fn on_written, void *arg,
@@ -347,6 +354,7 @@ int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, siz
 /*
  * Disarm: unregister every mapping and close the tracker in the process (a
  * second injected syscall). Returns 1 done, 0 not armed, -1 on error.
+ * With the soft-dirty tracker there is nothing to undo: returns 0.
  */
 int pmscan_disarm(struct pmscan_target *t);
 
@@ -382,6 +390,54 @@ int pmscan_target_set_timeout(struct pmscan_target *t, unsigned ms);
  * unmapped (MADV_DONTNEED would also drop the data).
  */
 int pmscan_target_set_page_table_budget(struct pmscan_target *t, uint64_t bytes);
+
+/*
+ * Trackers: what "written" means for a target and how it is reset.
+ *   UFFD        userfaultfd async write-protect (Linux 6.7+): exact per
+ *               page and per mapping; arming injects one syscall (ptrace).
+ *   SOFT_DIRTY  the kernel's soft-dirty bit (CONFIG_MEM_SOFT_DIRTY: every
+ *               Debian amd64 kernel; no arm64 kernel): arming and every
+ *               reset write "4" to /proc/PID/clear_refs (owner or
+ *               CAP_SYS_PTRACE; no ptrace, nothing injected, nothing to
+ *               undo). WRITTEN is then the SOFT_DIRTY category, read by
+ *               either engine (the ioctl one from Linux 6.8). Its limits: a
+ *               reset covers the whole process, so PMSCAN_SCAN_WP with
+ *               ranges or a page limit is refused (EINVAL) and pmscan_arm
+ *               with ranges too; a mapping created, grown, merged or moved
+ *               (mremap) since the last reset reads written in full; until
+ *               the first reset every page written since the process
+ *               started reads written; with PMSCAN_SCAN_WP, a write that
+ *               lands between the read and the reset is lost.
+ *   AUTO        (the default) UFFD where the kernel has async write-protect,
+ *               else SOFT_DIRTY where it works. The choice leaves no trace
+ *               in the process: a program that reset a process with
+ *               SOFT_DIRTY on a kernel that has both must choose SOFT_DIRTY
+ *               again for its later scans.
+ */
+#define PMSCAN_TRACKER_AUTO       0
+#define PMSCAN_TRACKER_UFFD       1
+#define PMSCAN_TRACKER_SOFT_DIRTY 2
+
+/*
+ * Choose the tracker for t's arming, re-arming, disarming and for the
+ * scans made on it afterwards (set it before pmscan_scan_set_masks). Errors:
+ * EINVAL an unknown tracker; ENOTSUP SOFT_DIRTY where it does not work
+ * (pmscan_tracker_unavailable says why). UFFD is accepted everywhere: where
+ * the kernel lacks it, no mapping is tracked and pmscan_arm fails ENOTSUP.
+ */
+int pmscan_target_set_tracker(struct pmscan_target *t, int tracker);
+
+/*
+ * The tracker t uses: PMSCAN_TRACKER_UFFD or PMSCAN_TRACKER_SOFT_DIRTY (AUTO
+ * resolved), or -1 with errno ENOTSUP when AUTO finds neither working.
+ */
+int pmscan_target_get_tracker(const struct pmscan_target *t);
+
+/*
+ * Why tracker cannot work on the running kernel (a static English sentence;
+ * for AUTO, both reasons), or NULL when it can. Probed once. Thread-safe.
+ */
+const char *pmscan_tracker_unavailable(int tracker);
 
 /* A description of the step the last failed arm, rearm or disarm was at
    ("" when none). Valid until the next call on t. */

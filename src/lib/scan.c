@@ -94,11 +94,62 @@ static uint64_t requested_categories(const struct pmscan_scan *s)
 	return s->require | s->anyof | s->exclude | s->ret;
 }
 
+/* ---- soft-dirty tracker: WRITTEN read as SOFT_DIRTY --------------------
+   With the soft-dirty tracker (track-softdirty.c) a page is written when
+   its soft-dirty bit is set: the request's WRITTEN becomes SOFT_DIRTY for
+   both engines, and reported regions get WRITTEN back. */
+static uint64_t sd_to_kernel(uint64_t m)
+{
+	return (m & PMSCAN_WRITTEN) ? (m & ~PMSCAN_WRITTEN) | PMSCAN_SOFT_DIRTY : m;
+}
+
+/* What engine can report for s: with soft-dirty, WRITTEN where it can
+   report SOFT_DIRTY. */
+static uint64_t scan_known(const struct pmscan_scan *s, int engine)
+{
+	uint64_t known = pmscan_engine_categories(engine);
+
+	if (!tracker_is_soft_dirty(s->t))
+		return known;
+	known &= ~PMSCAN_WRITTEN;
+	return (known & PMSCAN_SOFT_DIRTY) ? known | PMSCAN_WRITTEN : known;
+}
+
+/* AUTO picks the ioctl engine only where it can report what is asked: with
+   soft-dirty, SOFT_DIRTY (Linux 6.8+), else the read engine does. */
+static int scan_engine(const struct pmscan_scan *s)
+{
+	int engine = engine_resolve(s->engine);
+
+	if (s->engine == PMSCAN_ENGINE_AUTO && engine == PMSCAN_ENGINE_IOCTL &&
+	    tracker_is_soft_dirty(s->t) && !(pmscan_kernel_categories() & PMSCAN_SOFT_DIRTY))
+		return PMSCAN_ENGINE_READ;
+	return engine;
+}
+
+struct sd_emit {
+	pmscan_region_fn fn;
+	void *arg;
+	uint64_t ret;		/* what the caller asked to see */
+};
+
+static int sd_emit_region(const struct pmscan_region *r, void *arg)
+{
+	const struct sd_emit *e = arg;
+	struct pmscan_region out = *r;
+
+	if (out.categories & PMSCAN_SOFT_DIRTY)
+		out.categories = (out.categories & ~PMSCAN_SOFT_DIRTY) |
+				 (e->ret & (PMSCAN_WRITTEN | PMSCAN_SOFT_DIRTY));
+	return e->fn ? e->fn(&out, e->arg) : 0;
+}
+/* ---- end of the soft-dirty mapping ---------------------------------- */
+
 PMSCAN_EXPORT int pmscan_scan_set_masks(struct pmscan_scan *s, uint64_t require,
 					uint64_t anyof, uint64_t exclude, uint64_t ret)
 {
 	uint64_t all = require | anyof | exclude | ret;
-	uint64_t known = pmscan_engine_categories(s->engine);
+	uint64_t known = scan_known(s, scan_engine(s));	/* soft-dirty: see scan_known */
 
 	if (!known)
 		return -1;
@@ -134,7 +185,7 @@ PMSCAN_EXPORT int pmscan_scan_set_engine(struct pmscan_scan *s, int engine)
 
 PMSCAN_EXPORT int pmscan_scan_get_engine(const struct pmscan_scan *s)
 {
-	return engine_resolve(s->engine);
+	return scan_engine(s);
 }
 
 PMSCAN_EXPORT int pmscan_scan_set_max_pages(struct pmscan_scan *s, uint64_t max_pages)
@@ -209,13 +260,21 @@ int mapping_tracked(struct pmscan_target *t, uint64_t start)
 	return errno == EPERM ? 0 : -errno;
 }
 
-static int probe_tracked(struct pmscan_scan *s, const struct pmscan_mapping *m)
+static int probe_uffd_registered(struct pmscan_scan *s, const struct pmscan_mapping *m)
 {
 	/* Async write-protect came with PAGEMAP_SCAN: nothing is tracked without. */
 	if (!have_pagemap_scan())
 		return 0;
 	s->st.ioctls++;
 	return mapping_tracked(s->t, m->start);
+}
+
+static int probe_tracked(struct pmscan_scan *s, const struct pmscan_mapping *m)
+{
+	/* soft-dirty tracker: the kernel keeps the bit in every mapping. */
+	if (s->sd)
+		return 1;
+	return probe_uffd_registered(s, m);
 }
 
 static bool skip_mapping(const struct pmscan_mapping *m)
@@ -274,9 +333,11 @@ static int scan_piece(struct pmscan_scan *s, struct merger *mg, const struct pms
 	};
 	uint64_t pos = start;
 
-	if (s->flags & PMSCAN_SCAN_WP)
+	/* soft-dirty tracker: the reset is clear_refs after the run, and every
+	   mapping is tracked: neither flag goes to the kernel. */
+	if ((s->flags & PMSCAN_SCAN_WP) && !s->sd)
 		a.flags |= PM_SCAN_WP_MATCHING;
-	if (s->flags & PMSCAN_SCAN_CHECK_WPASYNC)
+	if ((s->flags & PMSCAN_SCAN_CHECK_WPASYNC) && !s->sd)
 		a.flags |= PM_SCAN_CHECK_WPASYNC;
 
 	while (pos < end) {
@@ -411,7 +472,7 @@ static bool mapping_masks(const struct pmscan_scan *s, const struct pmscan_mappi
 	/* never: categories no page of this mapping can have. */
 	if (m->tracked == 0)
 		never |= PMSCAN_WRITTEN | PMSCAN_WPALLOWED;
-	else if (m->tracked == 1 && (exclude & PMSCAN_WPALLOWED))
+	else if (m->tracked == 1 && !s->sd && (exclude & PMSCAN_WPALLOWED))	/* soft-dirty: run() */
 		return false;
 	if (require & never)
 		return false;
@@ -430,6 +491,19 @@ static bool mapping_masks(const struct pmscan_scan *s, const struct pmscan_mappi
 /* A category the engine cannot compute was asked for: say which and why. */
 static int unavailable(struct pmscan_scan *s, int engine, uint64_t missing)
 {
+	/* soft-dirty tracker, or no tracker at all: say which and why. */
+	if ((missing & PMSCAN_WRITTEN) && s->sd) {
+		const char *why = pmscan_category_unavailable(engine, 7);
+		snprintf(s->err, sizeof(s->err), "the soft-dirty tracker reads 'written' from the "
+			 "soft-dirty bit, which the %s engine cannot report: %s",
+			 engine == PMSCAN_ENGINE_READ ? "read" : "ioctl", why ? why : "unknown reason");
+		return -ENOTSUP;
+	}
+	if ((missing & PMSCAN_WRITTEN) && pmscan_target_get_tracker(s->t) < 0) {
+		snprintf(s->err, sizeof(s->err), "category 'written' needs a write tracker, and %s",
+			 pmscan_tracker_unavailable(PMSCAN_TRACKER_AUTO));
+		return -ENOTSUP;
+	}
 	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++)
 		if (missing & (UINT64_C(1) << i)) {
 			const char *why = pmscan_category_unavailable(engine, i);
@@ -446,9 +520,10 @@ static int run(struct pmscan_scan *s)
 	struct walk w = { 0 };
 	struct merger mg;
 	bool stop = false;
-	int engine = engine_resolve(s->engine);
-	uint64_t known = pmscan_engine_categories(engine);
+	int engine = scan_engine(s);
+	uint64_t known = scan_known(s, engine);
 	uint64_t ret = s->ret ? s->ret : known;
+	struct sd_emit sde = { s->on_region, s->arg, ret };
 	bool want_tracking = (s->flags & PMSCAN_SCAN_TRACKING_INFO) ||
 			     ((s->require | s->anyof | s->exclude | ret) &
 			      (PMSCAN_WRITTEN | PMSCAN_WPALLOWED));
@@ -461,7 +536,14 @@ static int run(struct pmscan_scan *s)
 	}
 	if (requested_categories(s) & ~known)
 		return unavailable(s, engine, requested_categories(s) & ~known);
-	if (engine == PMSCAN_ENGINE_READ && (s->flags & PMSCAN_SCAN_WP)) {
+	/* soft-dirty tracker: clear_refs resets the whole process, never
+	   just the ranges or the pages returned. */
+	if (s->sd && (s->flags & PMSCAN_SCAN_WP) && (s->rs.n || s->max_pages)) {
+		snprintf(s->err, sizeof(s->err), "the soft-dirty tracker resets the whole process, "
+			 "so it cannot reset only %s", s->rs.n ? "some ranges" : "the pages returned");
+		return -EINVAL;
+	}
+	if (engine == PMSCAN_ENGINE_READ && (s->flags & PMSCAN_SCAN_WP) && !s->sd) {
 		snprintf(s->err, sizeof(s->err), "the read engine cannot write-protect pages "
 			 "(resetting written pages needs the ioctl engine)");
 		return -ENOTSUP;
@@ -482,7 +564,10 @@ static int run(struct pmscan_scan *s)
 			return r;
 	}
 
-	merger_init(&mg, s->on_region, s->arg);
+	if (s->sd)
+		merger_init(&mg, sd_emit_region, &sde);	/* SOFT_DIRTY back to WRITTEN */
+	else
+		merger_init(&mg, s->on_region, s->arg);
 	r = maps_open(&w.mr, s->t->maps_fd);
 	if (r < 0)
 		return r;
@@ -506,8 +591,25 @@ static int run(struct pmscan_scan *s)
 		s->st.mappings++;
 		if (s->on_mapping && (r = s->on_mapping(m, s->arg)) != 0)
 			break;
-		if (!mapping_masks(s, m, ret, never, &k))
+		uint64_t never_here = never;
+		/* soft-dirty tracker: WPALLOWED keeps its uffd meaning. */
+		if (s->sd && ((s->require | s->anyof | s->exclude | ret) & PMSCAN_WPALLOWED)) {
+			int reg = probe_uffd_registered(s, m);
+			if (reg < 0) {
+				r = reg;
+				break;
+			}
+			if (!reg)
+				never_here |= PMSCAN_WPALLOWED;
+		}
+		if (!mapping_masks(s, m, ret, never_here, &k))
 			continue;
+		if (s->sd) {
+			k.inv = sd_to_kernel(k.inv);
+			k.mask = sd_to_kernel(k.mask);
+			k.anyof = sd_to_kernel(k.anyof);
+			k.ret = sd_to_kernel(k.ret);
+		}
 
 		size_t i = w.ri;
 		do {
@@ -559,9 +661,14 @@ PMSCAN_EXPORT int pmscan_scan_run(struct pmscan_scan *s)
 	memset(&s->st, 0, sizeof(s->st));
 	s->has_failed = false;
 	s->err[0] = '\0';
+	s->sd = tracker_is_soft_dirty(s->t);
 
 	int r = run(s);
 	read_run_end(s);
+	/* soft-dirty tracker: the reset follows the read (a write between the
+	   two is lost: documented in pmscan.h). */
+	if (r == 0 && s->sd && (s->flags & PMSCAN_SCAN_WP) && (r = soft_dirty_reset(s->t)) < 0)
+		snprintf(s->err, sizeof(s->err), "%s", pmscan_target_error(s->t));
 	/* A process that died under the scan gives a partial or empty answer
 	   (its maps read as empty): that is an error, whatever the ioctl said. */
 	if (pmscan_target_alive(s->t) == 0 || !mm_still_there(s->t))

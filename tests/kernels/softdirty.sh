@@ -4,7 +4,8 @@
 # and writing a page, not by the category mask, which kernels without
 # CONFIG_MEM_SOFT_DIRTY accept too): --list-categories must not offer it
 # where it is missing; where present, --soft-dirty after clear_refs reports
-# exactly the pages written, as pagemap's bit 55 does.
+# exactly the pages written, as pagemap's bit 55 does. Then the soft-dirty
+# tracker's tests (tests/cli/softdirty.sh), on every kernel of the matrix.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
 if kernel_has soft_dirty; then
@@ -16,6 +17,7 @@ else
 	check "no soft-dirty here: --soft-dirty fails or warns, never a silent empty answer" \
 		[ "$RC" -ne 0 -o -s "$WORK/err" ]
 	skip "--soft-dirty against pagemap bit 55" "$(kernel_lacks_reason soft_dirty)"
+	SOFTDIRTY_SOURCED=1 . "$TESTS_SRCDIR/cli/softdirty.sh"
 	done_testing
 fi
 
@@ -42,4 +44,5 @@ else
 	check "--list-categories offers soft-dirty" \
 		[ "$("$PMSCAN" --list-categories 2>/dev/null | awk '$1 == "soft-dirty" { print $2 }')" = yes ]
 fi
+SOFTDIRTY_SOURCED=1 . "$TESTS_SRCDIR/cli/softdirty.sh"
 done_testing
