@@ -12,7 +12,10 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs -o size=1g tmpfs /tmp
+# The tree sits at its host path, which may be under /tmp (CI clones there):
+# a tmpfs over a /tmp that holds it would hide it. The initramfs is writable.
+mkdir -p /tmp
+[ -n "$(ls -A /tmp 2>/dev/null)" ] || mount -t tmpfs -o size=1g tmpfs /tmp
 ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
