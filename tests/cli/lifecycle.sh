@@ -8,8 +8,8 @@
 require_kernel wp_async
 
 case $(uname -m) in
-x86_64) ;;
-*) echo "1..0 # SKIP arming is implemented for x86_64 only"; exit 0 ;;
+x86_64 | aarch64) ;;
+*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only"; exit 0 ;;
 esac
 
 uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
@@ -80,14 +80,14 @@ tcmd write P 0 1 1
 before=$(vmpte "$T_PID")
 run_pmscan --arm --max-page-tables=4M -p "$T_PID"
 check "a sparse 4 GiB mapping over a 4M page-table budget: not tracked, the reason names the cost and the option" \
-	cond 'grep -q "page tables.*--max-page-tables" "$WORK/err"'
+	cond 'grep -q "tracking $(printf "0x%x" $((P)))-.*page tables.*--max-page-tables" "$WORK/err"'
 after=$(vmpte "$T_PID")
 check "... and the page tables did not grow past the budget ($before kB -> $after kB)" [ $((after - before)) -le 4096 ]
 run_pmscan --disarm -p "$T_PID"
 run_pmscan --arm -p "$T_PID"
 after=$(vmpte "$T_PID")
 check "with the default budget (64M) it is tracked: page tables $before kB -> $after kB, within the budget" \
-	cond '! grep -q "page tables" "$WORK/err" && [ $((after - before)) -le 65536 ] && [ $((after - before)) -gt 4096 ]'
+	cond '! grep -q "tracking $(printf "0x%x" $((P)))-.*page tables" "$WORK/err" && [ $((after - before)) -le 65536 ] && [ $((after - before)) -gt 4096 ]'
 tcmd write P 5000 1000 3
 pages_of "$P" 5000 1000 3 >"$WORK/expect"
 run_pmscan -p "$T_PID" --written --addresses --range="$(range "$P" 1048576)"
@@ -130,16 +130,15 @@ fi
 
 # ---- a target that exits during a scan: an error, never a partial answer as a whole one ----
 partial=0 complete=0 failed=0 badjson=0
-for i in $(seq 20); do
+for i in $(seq 15); do
 	target_start
 	tcmd manymaps 20000
-	if [ "$i" = 1 ]; then
-		run_pmscan -p "$T_PID" --summary --json
-		full=$(jq '.mappings | length' "$WORK/out")
-		start=$(date +%s%N)
-		run_pmscan -p "$T_PID" --summary --json
-		scan_us=$((($(date +%s%N) - start) / 1000))
-	fi
+	# The whole answer, from the same idle target (a sanitizer's allocator
+	# maps memory of its own, so the count varies between targets).
+	start=$(date +%s%N)
+	run_pmscan -p "$T_PID" --summary --json
+	scan_us=$((($(date +%s%N) - start) / 1000))
+	full=$(jq '.mappings | length' "$WORK/out")
 	"$PMSCAN" -p "$T_PID" --summary --json >"$WORK/out" 2>"$WORK/err" &
 	spid=$!
 	sleep "$(awk -v m="$scan_us" -v r="$RANDOM" 'BEGIN { printf "%.6f", m * (r / 32768) / 1e6 }')"
@@ -157,7 +156,7 @@ for i in $(seq 20); do
 	target_stop
 done
 diag "target killed mid-scan (scan ${scan_us} us): $complete complete, $failed errors, $partial partial answers with exit 0"
-check "a target killed mid-scan never gives exit 0 with a partial answer ($partial of 20)" [ "$partial" -eq 0 ]
+check "a target killed mid-scan never gives exit 0 with a partial answer ($partial of 15)" [ "$partial" -eq 0 ]
 check "... and every JSON document is complete and valid, with an error member on failure" [ "$badjson" -eq 0 ]
 check "... and some kills did land during the scan" [ "$failed" -gt 0 ]
 
