@@ -23,6 +23,11 @@
 struct arch_regs {
 #if defined(__x86_64__)
 	struct user_regs_struct r;
+#elif defined(__aarch64__)
+	struct user_regs_struct r;	/* NT_PRSTATUS */
+	int syscallno;			/* NT_ARM_SYSTEM_CALL: -1 none in progress */
+	int stop;			/* the kind of stop they were read at */
+	uint64_t arg0;			/* x0 as read; a borrowed call's first argument */
 #else
 	unsigned long long r[64];
 #endif
@@ -60,5 +65,27 @@ int arch_set_before_syscall(pid_t tid, struct arch_regs *regs, long nr);
 /* From the registers at a syscall entry or exit: syscall nr returned code
    (a -ERESTART* value), for the kernel's signal code to act on. */
 int arch_set_interrupted(pid_t tid, struct arch_regs *regs, long nr, long code);
+/* Before interrupting thread tid of process pid: note what it is blocked
+   in, which arm64's kernel forgets before the stop a tracer sees. */
+#if defined(__aarch64__)
+void arch_note_blocked(pid_t pid, pid_t tid);
+#else
+static inline void arch_note_blocked(pid_t pid, pid_t tid)
+{
+	(void)pid, (void)tid;
+}
+#endif
+/* At the interrupt stop that follows arch_set_interrupted() and a pass
+   through the kernel's signal code (no signal handled yet): finish what
+   that code could not restore by itself. Nothing to do on x86_64. */
+#if defined(__aarch64__)
+int arch_finish_interrupted(pid_t tid, const struct arch_regs *regs);
+#else
+static inline int arch_finish_interrupted(pid_t tid, const struct arch_regs *regs)
+{
+	(void)tid, (void)regs;
+	return 0;
+}
+#endif
 
 #endif

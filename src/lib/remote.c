@@ -574,6 +574,8 @@ static int inject_entry(struct seq *s, const struct arch_regs *first, bool *fall
 		if (ptrace(PTRACE_INTERRUPT, s->tid, 0, 0) < 0 || resume(s, PTRACE_CONT, 0) < 0)
 			return r ? r : ptrace_err(s, "interrupt");
 		int r3 = wait_interrupt_stop(s);
+		if (r3 == 0 && arch_finish_interrupted(s->tid, &back) < 0)
+			r3 = ptrace_err(s, "restore");
 		if (r3 < 0 && r == 0)
 			r = r3;
 	}
@@ -642,6 +644,7 @@ static int attach(struct seq *s, const struct thread *th, bool suspend_seccomp)
 	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)s->t->pid, (int)th->tid);
 	if (pmscan_target_alive(s->t) != 1 || access(path, F_OK) < 0)
 		return exited(s);
+	arch_note_blocked(s->t->pid, th->tid);
 	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0)
 		return ptrace_err(s, "interrupt");
 	r = wait_interrupt_stop(s);

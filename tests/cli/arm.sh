@@ -11,8 +11,8 @@ uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/
 nfds() { find "/proc/$1/fd" -maxdepth 1 -mindepth 1 2>/dev/null | wc -l; }
 
 case $(uname -m) in
-x86_64) ;;
-*) echo "1..0 # SKIP arming is implemented for x86_64 only"; exit 0 ;;
+x86_64 | aarch64) ;;
+*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only"; exit 0 ;;
 esac
 
 target_start

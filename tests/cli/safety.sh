@@ -10,8 +10,8 @@
 require_kernel wp_async
 
 case $(uname -m) in
-x86_64) ;;
-*) echo "1..0 # SKIP arming is implemented for x86_64 only"; exit 0 ;;
+x86_64 | aarch64) ;;
+*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only"; exit 0 ;;
 esac
 
 V_PID=

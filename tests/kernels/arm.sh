@@ -8,8 +8,8 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 
 case $(uname -m) in
-x86_64) ;;
-*) echo "1..0 # SKIP arming is implemented for x86_64 only ($(uname -m))"; exit 0 ;;
+x86_64 | aarch64) ;;
+*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only ($(uname -m))"; exit 0 ;;
 esac
 require_kernel pagemap_scan wp_async
 

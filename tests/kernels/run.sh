@@ -38,7 +38,7 @@ OUT=$BUILDDIR/tests/kernels
 ARMBUILD=${PMSCAN_KM_ARM64_BUILD:-$BUILDDIR-arm64}
 ACCEL=${PMSCAN_KM_ACCEL:-tcg}
 GROUPS_X86=${PMSCAN_KM_GROUPS:-scan masks arm softdirty untracked hugetlb writewatch}
-GROUPS_ARM=${PMSCAN_KM_GROUPS:-scan masks softdirty untracked hugetlb writewatch}
+GROUPS_ARM=${PMSCAN_KM_GROUPS:-scan masks arm softdirty untracked hugetlb writewatch watch}
 
 . "$HERE/apt.sh"
 
