@@ -291,7 +291,7 @@ const char *pmscan_scan_error(const struct pmscan_scan *s);
  * one syscall with ptrace) and with which its mappings are registered. The
  * fd stays open in the process, so tracking outlives pmscan. Arming needs
  * ptrace attach rights: the same user with ptrace allowed, or CAP_SYS_PTRACE.
- * x86_64 only for now.
+ * Native 64-bit processes on x86_64 and aarch64 (arm64).
  */
 
 /* An address range [start, end). */
