@@ -151,11 +151,10 @@ fi
 target_stop
 
 # Privileges: an ordinary user arms its own process; not root's.
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-	skip "unprivileged arming" "needs root and setpriv to switch to an ordinary user"
+why=$(other_user_reason)
+if [ -n "$why" ]; then
+	skip "unprivileged arming" "$why"
 else
-	NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
-	chmod 755 "$WORK"
 	target_start
 	$NOBODY "$PMSCAN" --arm -p "$T_PID" >"$WORK/out" 2>"$WORK/err"
 	RC=$?

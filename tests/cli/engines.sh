@@ -174,8 +174,9 @@ fi
 
 # Without CAP_SYS_ADMIN pagemap hides page frame numbers: the read engine
 # says pfnzero and huge are unavailable and why, and agrees on the rest.
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-	skip "unprivileged read engine" "needs root and setpriv to switch to another user"
+why=$(other_user_reason)
+if [ -n "$why" ]; then
+	skip "unprivileged read engine" "$why"
 elif [ "$HAVE_IOCTL" = 0 ]; then
 	skip "unprivileged read engine" "no PAGEMAP_SCAN to compare with"
 else

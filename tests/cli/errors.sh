@@ -117,13 +117,10 @@ target_stop
 
 # As an ordinary user: its own process works; root's is refused, naming
 # the privilege.
-if ! command -v setpriv >/dev/null; then
-	skip "unprivileged scans" "setpriv is not installed"
-elif [ "$(id -u)" -ne 0 ]; then
-	skip "unprivileged scans" "the tests are not running as root, so cannot switch to another user"
+why=$(other_user_reason)
+if [ -n "$why" ]; then
+	skip "unprivileged scans" "$why"
 else
-	NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
-	chmod 755 "$WORK"
 	target_start
 	root_target=$T_PID
 	$NOBODY "$PMSCAN" -p "$root_target" --written >"$WORK/out" 2>"$WORK/err"

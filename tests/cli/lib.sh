@@ -38,6 +38,22 @@ check() {
 	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
 }
 
+# other_user_reason: empty when the tests can run commands as an ordinary
+# user (nobody), else why not. That needs root, setpriv, and a build tree
+# the user can reach (a clone under a 0700 home directory is not).
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+other_user_reason() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "the tests are not running as root, so cannot switch to an ordinary user"
+	elif ! command -v setpriv >/dev/null; then
+		echo "setpriv is not installed"
+	elif ! $NOBODY "$PMSCAN" --version >/dev/null 2>&1 || ! $NOBODY test -x "$HELPERS/target"; then
+		echo "an ordinary user cannot reach the build tree (a parent directory is not searchable by others)"
+	else
+		chmod 755 "$WORK"
+	fi
+}
+
 # cond 'SHELL CONDITION': for check, when one command is not enough.
 cond() { eval "$1"; }
 
