@@ -509,7 +509,7 @@ static int arm_traced(struct watch *w)
 {
 	bool armed;
 
-	if (open_target(w) < 0 || pmscan_target_set_tracer(w->t, w->pid) < 0 || arm_now(w, &armed) < 0)
+	if (open_target(w) < 0 || arm_now(w, &armed) < 0)
 		return -1;
 	return 0;
 }
@@ -671,7 +671,7 @@ int watch_main(const struct options *o)
 		int r = remote_release(w.pid);
 		if (r < 0)
 			warnx("warning: could not detach from process %d: %s", (int)w.pid, strerror(-r));
-		else if (w.t && pmscan_target_set_tracer(w.t, 0) == 0 && pmscan_disarm(w.t) < 0)
+		else if (w.t && pmscan_disarm(w.t) < 0)
 			warnx("warning: could not disarm process %d: %s", (int)w.pid, strerror(errno));
 		w.left_running = true;
 	}

@@ -151,16 +151,6 @@ PMSCAN_EXPORT int pmscan_tracker_fd(const struct pmscan_target *t)
 
 /* ---- one injected syscall ------------------------------------------- */
 
-PMSCAN_EXPORT int pmscan_target_set_tracer(struct pmscan_target *t, pid_t tid)
-{
-	if (tid < 0 || t->self) {
-		errno = EINVAL;
-		return -1;
-	}
-	t->tracer_of = tid;
-	return 0;
-}
-
 static int inject_close(struct pmscan_target *t, int fd)
 {
 	struct remote_call c = { .nr = SYS_close, .args = { (uint64_t)fd }, .undo_nr = -1 };

@@ -24,7 +24,6 @@ struct pmscan_target {
 	int maps_fd;
 	bool self;
 	char err[256];		/* what the last arm/disarm step that failed was */
-	pid_t tracer_of;	/* a thread the caller already traces and holds stopped */
 	int timeout_ms;		/* bound of every wait on the process */
 	uint64_t pt_budget;	/* page tables arming may add (bytes) */
 	bool arming_ranged;	/* the arm in progress was given ranges */

@@ -359,16 +359,6 @@ int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, siz
 int pmscan_disarm(struct pmscan_target *t);
 
 /*
- * For a caller that is already the ptrace tracer of thread tid of the
- * target (pmscan does this to arm a command it starts, from its first
- * instruction): tid is in a ptrace-stop and PTRACE_O_TRACESYSGOOD is set.
- * pmscan_arm and pmscan_disarm then inject through tid without attaching or
- * detaching, and leave it in its stop with its registers and signal mask as
- * they were. tid 0 goes back to attaching. EINVAL for the calling process.
- */
-int pmscan_target_set_tracer(struct pmscan_target *t, pid_t tid);
-
-/*
  * Bound every wait on the process (for it to stop, for a system call
  * injected into it to complete) to ms milliseconds; 3000 by default. A
  * process that does not stop in time (a thread in vfork() or in

@@ -792,7 +792,7 @@ static int run_injector(struct pmscan_target *t, struct remote_call *c)
    first syscall entry of the new image. */
 static int inject_traced(struct pmscan_target *t, struct remote_call *c)
 {
-	struct seq s = { .t = t, .c = c, .tid = t->tracer_of };
+	struct seq s = { .t = t, .c = c, .tid = t->pid };
 	struct arch_regs entry;
 	bool undo;
 	int r;
@@ -835,7 +835,9 @@ int remote_run(struct pmscan_target *t, struct remote_call *c)
 	t->err[0] = '\0';
 	if (!arch_can_inject)
 		return fail(t, ENOTSUP, "arming is not supported on %s yet (x86_64 only)", arch_name);
-	if (t->tracer_of > 0)
+	/* A caller that traces the process already (a command it started
+	   traced) holds it in a ptrace-stop: go through that. */
+	if (!t->self && status_field(t->pid, t->pid, "TracerPid") == (long)getpid())
 		return inject_traced(t, c);
 	return run_injector(t, c);
 }
