@@ -287,6 +287,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			    o->check_wpasync || ps->modes || o->arm || o->disarm || o->engine_set)
 				argp_error(state, "--watch takes only -p, --range, --count, --json, "
 					   "--noheadings, --no-rearm, --tracker, --timeout and --max-page-tables");
+			if (o->nranges && resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY)
+				argp_error(state, "the soft-dirty tracker resets the whole process: --watch "
+					   "takes no --range");
 			break;
 		}
 		if (o->count)

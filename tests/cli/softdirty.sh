@@ -27,6 +27,8 @@ sd_cases=(
 	"a mapping created after the reset: noted on stderr"
 	"--disarm: nothing to undo, said so"
 	"both trackers: the same exact pages for the same writes"
+	"--watch: intervals count the ticker's pages, each once"
+	"a page dropped with MADV_DONTNEED reads clean"
 )
 
 if ! kernel_has soft_dirty; then
@@ -161,6 +163,12 @@ pages_of "$A" 100 2 10 >"$WORK/expect"
 run_pmscan -p "$T_PID" $SD --written --addresses --range="$RA"
 sdcheck "soft-dirty tracker: after --wp: exactly the new writes" \
 	cond '[ "$RC" -eq 0 ] && same "$WORK/out" "$WORK/expect"'
+# MADV_DONTNEED empties the entry, and with it the bit (pmscan(1) says so).
+tcmd dontneed A 100 1
+pages_of "$A" 102 2 9 >"$WORK/expect"
+run_pmscan -p "$T_PID" $SD --written --addresses --range="$RA"
+sdcheck "soft-dirty tracker: a page dropped with MADV_DONTNEED reads clean" \
+	cond '[ "$RC" -eq 0 ] && same "$WORK/out" "$WORK/expect"'
 
 # What a reset of the whole process cannot do is refused.
 expect_exit 2 "--tracker=soft-dirty --arm --range: refused" "whole process" \
@@ -179,6 +187,18 @@ sdcheck "soft-dirty tracker: a mapping created after the reset: noted on stderr"
 run_pmscan -p "$T_PID" $SD --disarm
 sdcheck "soft-dirty tracker: --disarm: nothing to undo, said so" \
 	cond '[ "$RC" -eq 0 ] && grep -q "nothing to undo" "$WORK/out"'
+
+# --watch resets every interval with clear_refs: a ticker's distinct pages
+# are each counted once (none wraps in 20000 pages).
+map W 20000 nothp
+tcmd ticker W 50 100
+"$PMSCAN" $SD --watch=0.5 --count=4 --json -p "$T_PID" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+total=$(jq -s '[.[] | select(.summary == true)][0].written_pages // 0' "$WORK/out" 2>/dev/null)
+distinct=$(jq -s '[.[] | select(.summary == true)][0].distinct_pages // 0' "$WORK/out" 2>/dev/null)
+diag "--watch: total ${total:-?}, distinct ${distinct:-?}"
+sdcheck "soft-dirty tracker: --watch: intervals count the ticker's pages, each once" \
+	cond '[ "$RC" -eq 0 ] && [ "${total:-0}" -gt 0 ] && [ "$(jq -n --argjson t "$total" --argjson d "$distinct" '"'"'$d <= $t and $d >= 0.95 * $t'"'"')" = true ]'
 
 target_stop
 [ -n "${SOFTDIRTY_SOURCED:-}" ] || done_testing
