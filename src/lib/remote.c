@@ -311,7 +311,10 @@ static int find_syscall_insn(struct pmscan_target *t, uint64_t *addr)
 		local.iov_len = remote.iov_len = (size_t)page_size_cached();
 		n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
 	}
-	for (ssize_t i = 0; i + (ssize_t)arch_syscall_insn_len <= n; i++)
+	/* A fixed-width instruction set (arm64's 4 bytes) puts instructions on
+	   their own alignment; x86's 2-byte syscall can sit anywhere. */
+	ssize_t step = arch_syscall_insn_len >= 4 ? (ssize_t)arch_syscall_insn_len : 1;
+	for (ssize_t i = 0; i + (ssize_t)arch_syscall_insn_len <= n; i += step)
 		if (!memcmp(buf + i, arch_syscall_insn, arch_syscall_insn_len)) {
 			*addr = vdso + (uint64_t)i;
 			return 0;
@@ -834,7 +837,7 @@ int remote_run(struct pmscan_target *t, struct remote_call *c)
 {
 	t->err[0] = '\0';
 	if (!arch_can_inject)
-		return fail(t, ENOTSUP, "arming is not supported on %s yet (x86_64 only)", arch_name);
+		return fail(t, ENOTSUP, "arming is not supported on %s yet (x86_64 and aarch64 only)", arch_name);
 	/* A caller that traces the process already (a command it started
 	   traced) holds it in a ptrace-stop: go through that. */
 	if (!t->self && status_field(t->pid, t->pid, "TracerPid") == (long)getpid())
