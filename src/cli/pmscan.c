@@ -30,18 +30,49 @@ static const char *const category_help[PMSCAN_NCATEGORIES] = {
 
 /* Whether the chosen engine can report each category here, and if not, why
    (the KERNEL column stays second: scripts read it). */
+/* The engine a scan uses, as the library picks it: with the soft-dirty
+   tracker, AUTO takes the ioctl only where it has SOFT_DIRTY (6.8+). */
+static int scan_engine(const struct options *o)
+{
+	bool sd = resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY;
+
+	if (o->wp && !sd)
+		return PMSCAN_ENGINE_IOCTL;
+	if (o->engine != PMSCAN_ENGINE_AUTO)
+		return o->engine;
+	return pmscan_kernel_categories() &&
+	       (!sd || (pmscan_kernel_categories() & PMSCAN_SOFT_DIRTY)) ?
+	       PMSCAN_ENGINE_IOCTL : PMSCAN_ENGINE_READ;
+}
+
+/* What the scan's engine reports; with soft-dirty, 'written' where it
+   reports soft-dirty. */
+static uint64_t scan_known(const struct options *o)
+{
+	uint64_t known = pmscan_engine_categories(scan_engine(o));
+
+	if (resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY)
+		known = (known & ~PMSCAN_WRITTEN) | ((known & PMSCAN_SOFT_DIRTY) ? PMSCAN_WRITTEN : 0);
+	return known;
+}
+
 static int list_categories(const struct options *o)
 {
-	uint64_t known = pmscan_engine_categories(o->engine);
+	int engine = scan_engine(o);
+	uint64_t known = scan_known(o);
+	bool sd = resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY;
 
 	if (!o->noheadings)
 		printf("%-11s %-6s %s\n", "CATEGORY", "KERNEL", "MEANING");
 	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++) {
 		bool yes = known & (UINT64_C(1) << i);
-		const char *why = yes ? NULL : pmscan_category_unavailable(o->engine, i);
+		/* soft-dirty tracker: 'written' is the soft-dirty bit. */
+		const char *why = yes ? NULL : pmscan_category_unavailable(engine, sd && i == 1 ? 7 : i);
+		const char *help = sd && i == 1 ? "soft-dirty since the last reset (soft-dirty tracker)" :
+				   category_help[i];
 
 		printf("%-11s %-6s %s%s%s\n", pmscan_category_name(i), yes ? "yes" : "no",
-		       category_help[i], why ? "; unavailable: " : "", why ? why : "");
+		       help, why ? "; unavailable: " : "", why ? why : "");
 	}
 	return EXIT_OK;
 }
@@ -159,7 +190,8 @@ static int check_kernel(const struct options *o)
 	bool sd = resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY;
 	bool need_ioctl = (!sd && (o->arm || o->disarm || o->watch || o->wp)) ||
 			  o->engine == PMSCAN_ENGINE_IOCTL;
-	int engine = o->wp && !sd ? PMSCAN_ENGINE_IOCTL : o->engine;
+	/* soft-dirty: the ioctl engine reads it from Linux 6.8 (as the library picks). */
+	int engine = scan_engine(o);
 
 	/* Without async write-protect the uffd tracker tracks nothing, which
 	   scans show; soft-dirty would read every page clean: refused. */
@@ -172,15 +204,7 @@ static int check_kernel(const struct options *o)
 		warnx("%s", pmscan_tracker_unavailable(PMSCAN_TRACKER_AUTO));
 		return EXIT_KERNEL;
 	}
-	/* soft-dirty: the ioctl engine reads it from Linux 6.8 (as the library picks). */
-	if (engine == PMSCAN_ENGINE_AUTO)
-		engine = pmscan_kernel_categories() &&
-			 (!sd || (pmscan_kernel_categories() & PMSCAN_SOFT_DIRTY)) ?
-			 PMSCAN_ENGINE_IOCTL : PMSCAN_ENGINE_READ;
-	uint64_t known = pmscan_engine_categories(engine);
-	if (sd)
-		known = (known & ~PMSCAN_WRITTEN) | ((known & PMSCAN_SOFT_DIRTY) ? PMSCAN_WRITTEN : 0);
-	uint64_t missing = (o->require | o->anyof | o->exclude | o->ret) & ~known;
+	uint64_t missing = (o->require | o->anyof | o->exclude | o->ret) & ~scan_known(o);
 
 	if (need_ioctl && !pmscan_kernel_categories()) {
 		warnx("the running kernel has no PAGEMAP_SCAN (Linux 6.7 or later is needed%s)",
@@ -399,12 +423,7 @@ static int configure_scan(const struct options *o, struct pmscan_scan *s)
 /* Every category the scan's engine reports (soft-dirty: 'written' too). */
 static uint64_t default_ret(const struct options *o)
 {
-	bool sd = resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY;
-	uint64_t known = pmscan_engine_categories(o->wp && !sd ? PMSCAN_ENGINE_IOCTL : o->engine);
-
-	if (sd)
-		known = (known & ~PMSCAN_WRITTEN) | ((known & PMSCAN_SOFT_DIRTY) ? PMSCAN_WRITTEN : 0);
-	return known;
+	return scan_known(o);
 }
 
 /* soft-dirty: the one-line notes on its limits, when they apply to this

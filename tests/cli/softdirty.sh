@@ -38,6 +38,8 @@ if ! kernel_has soft_dirty; then
 		-p $$ --tracker=soft-dirty --written
 	expect_exit 3 "no soft-dirty: --tracker=soft-dirty --arm fails naming why" \
 		"soft-dirty tracker cannot work here" -p $$ --tracker=soft-dirty --arm
+	check "no soft-dirty: --list-categories --tracker=soft-dirty: 'written' unavailable, and why" \
+		cond '"$PMSCAN" --list-categories --tracker=soft-dirty | grep -qE "^written +no .*unavailable: .*soft-dirty"'
 	# The other tracker still answers exactly here.
 	if kernel_has wp_async; then
 		target_start
@@ -60,6 +62,8 @@ if ! kernel_has soft_dirty; then
 fi
 
 SD=--tracker=soft-dirty
+check "--list-categories --tracker=soft-dirty: 'written' is the soft-dirty bit" \
+	cond '"$PMSCAN" --list-categories --tracker=soft-dirty | grep -qE "^written +yes +soft-dirty since the last reset"'
 # in_area BASE PAGES: the addresses of standard input inside the area.
 in_area() {
 	local a
