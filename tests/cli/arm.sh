@@ -7,13 +7,9 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 require_kernel wp_async
 
-uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
 nfds() { find "/proc/$1/fd" -maxdepth 1 -mindepth 1 2>/dev/null | wc -l; }
 
-case $(uname -m) in
-x86_64 | aarch64) ;;
-*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only"; exit 0 ;;
-esac
+require_arming
 
 target_start
 map A 4096 anon

@@ -38,6 +38,18 @@ check() {
 	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
 }
 
+# require_arming: skip the whole script where pmscan cannot arm a process
+# (syscall injection exists for x86_64 and aarch64).
+require_arming() {
+	case $(uname -m) in
+	x86_64 | aarch64) ;;
+	*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only"; exit 0 ;;
+	esac
+}
+
+# uffds PID: how many userfaultfds process PID holds.
+uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
+
 # other_user_reason: empty when the tests can run commands as an ordinary
 # user (nobody), else why not. That needs root, setpriv, and a build tree
 # the user can reach (a clone under a 0700 home directory is not).

@@ -7,12 +7,8 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 require_kernel wp_async
 
-case $(uname -m) in
-x86_64 | aarch64) ;;
-*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only"; exit 0 ;;
-esac
+require_arming
 
-uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
 
 # ---- fork ----
 target_start

@@ -9,10 +9,7 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 require_kernel wp_async
 
-case $(uname -m) in
-x86_64 | aarch64) ;;
-*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only"; exit 0 ;;
-esac
+require_arming
 
 V_PID=
 V_IN=
@@ -50,7 +47,6 @@ vcounts() {
 }
 
 alive() { [ -d "/proc/$V_PID" ] && ! grep -q '^State:.*[ZX]' "/proc/$V_PID/status"; }
-uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
 # A zombie leader has no fd table of its own: look through its threads.
 uffds_any() { find /proc/"$1"/task/*/fd -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | head -n 1 | wc -l; }
 sigcgt() { awk '/^SigCgt/ { print $2 }' "/proc/$1/status"; }

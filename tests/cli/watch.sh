@@ -6,11 +6,7 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 require_kernel wp_async
 
-case $(uname -m) in
-x86_64 | aarch64) ;;
-*) echo "1..0 # SKIP --watch arms processes, implemented for x86_64 and aarch64 only"; exit 0 ;;
-esac
-uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
+require_arming
 
 # A target writing 50 distinct pages every 100 ms: 500 pages a second.
 target_start
