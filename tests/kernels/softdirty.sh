@@ -8,6 +8,20 @@
 # tracker's tests (tests/cli/softdirty.sh), on every kernel of the matrix.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
+# The library's tracker API on this kernel (tests/lib/test-tracker: the
+# soft-dirty arm, rearm, disarm and refusals where soft-dirty works).
+tracker_api() {
+	local tt=$BUILDDIR/tests/lib/test-tracker
+	if [ ! -x "$tt" ]; then
+		skip "libpmscan tracker API (tests/lib/test-tracker)" "not built in $BUILDDIR"
+		return
+	fi
+	"$tt" >"$WORK/tt" 2>&1
+	local rc=$?
+	sed 's/^/# /' "$WORK/tt"
+	check "libpmscan tracker API (tests/lib/test-tracker)" [ "$rc" -eq 0 ]
+}
+
 if kernel_has soft_dirty; then
 	diag "the kernel tracks soft-dirty bits"
 else
@@ -18,6 +32,7 @@ else
 		[ "$RC" -ne 0 -o -s "$WORK/err" ]
 	skip "--soft-dirty against pagemap bit 55" "$(kernel_lacks_reason soft_dirty)"
 	SOFTDIRTY_SOURCED=1 . "$TESTS_SRCDIR/cli/softdirty.sh"
+	tracker_api
 	done_testing
 fi
 
@@ -45,4 +60,5 @@ else
 		[ "$("$PMSCAN" --list-categories 2>/dev/null | awk '$1 == "soft-dirty" { print $2 }')" = yes ]
 fi
 SOFTDIRTY_SOURCED=1 . "$TESTS_SRCDIR/cli/softdirty.sh"
+tracker_api
 done_testing
