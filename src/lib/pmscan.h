@@ -30,7 +30,9 @@ extern "C" {
  *   WPALLOWED   its mapping is registered for userfaultfd async write-protect
  *   WRITTEN     written since it was last write-protected (meaningful only in
  *               mappings with WPALLOWED; elsewhere every present or swapped
- *               page reads as written)
+ *               page reads as written; with the soft-dirty tracker, see
+ *               pmscan_target_set_tracker, every mapping is tracked and
+ *               WRITTEN is SOFT_DIRTY: written since the last reset)
  *   FILE        backed by a file (or shared anonymous memory)
  *   PRESENT     in RAM
  *   SWAPPED     in swap (the kernel reports the markers that protect
