@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #include "pmscan.h"
 
 #define BATCH (64 << 10)	/* page-types' PAGEMAP_BATCH */
@@ -94,18 +96,6 @@ static double plain_run(int fd, uint64_t start, uint64_t end, uint64_t mask, uin
 		pos += n * ps;
 	}
 	return now_ms() - t0;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return v[n / 2];
 }
 
 int main(int argc, char **argv)

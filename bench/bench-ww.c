@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #include "pmscan.h"
 
 static size_t ps, pages, stride = 100;
@@ -48,18 +50,6 @@ static double write_round(int round)
 	for (size_t p = (size_t)round % stride; p < pages; p += stride)
 		mem[p * ps] = (char)round;
 	return (now() - t0) * 1e9 / (double)(pages / stride);
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return v[n / 2];
 }
 
 int main(int argc, char **argv)

@@ -38,6 +38,16 @@ check() {
 	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
 }
 
+# watch_memfd_counts: from the --watch --json lines in $WORK/out, the pages
+# of the test's memfd area counted over the intervals (PER) and in the summary
+# (SUM).
+watch_memfd_counts() {
+	local memfd='[.mappings[] | select(.mapping | startswith("/memfd:pmscan-test")) | .pages] | add // 0'
+	PER=$(jq -s "[.[] | select(.summary != true) | $memfd] | add" "$WORK/out")
+	SUM=$(jq -s "[.[] | select(.summary == true)][0] | $memfd" "$WORK/out")
+	diag "memfd pages per interval: $(jq -s -c "[.[] | select(.summary != true) | $memfd]" "$WORK/out")"
+}
+
 # require_arming: skip the whole script where pmscan cannot arm a process
 # (syscall injection exists for x86_64 and aarch64).
 require_arming() {

@@ -65,13 +65,10 @@ if wait_intervals 1; then
 	kill -INT $watcher
 	wait $watcher
 	RC=$?
-	memfd='[.mappings[] | select(.mapping | startswith("/memfd:pmscan-test")) | .pages] | add // 0'
-	per=$(jq -s "[.[] | select(.summary != true) | $memfd] | add" "$WORK/out")
-	sum=$(jq -s "[.[] | select(.summary == true)][0] | $memfd" "$WORK/out")
-	diag "memfd pages per interval: $(jq -s -c "[.[] | select(.summary != true) | $memfd]" "$WORK/out")"
+	watch_memfd_counts
 	check "ground truth: the watch ends cleanly on SIGINT" [ "$RC" -eq 0 ]
-	check "ground truth: the intervals count each of the 800 written pages once (got $per)" [ "$per" = 800 ]
-	check "ground truth: the summary counts 800 pages in the area (got $sum)" [ "$sum" = 800 ]
+	check "ground truth: the intervals count each of the 800 written pages once (got $PER)" [ "$PER" = 800 ]
+	check "ground truth: the summary counts 800 pages in the area (got $SUM)" [ "$SUM" = 800 ]
 	check "ground truth: at least 800 distinct pages" \
 		[ "$(jq -s '[.[] | select(.summary == true)][0].distinct_pages >= 800' "$WORK/out")" = true ]
 else

@@ -7,13 +7,8 @@
 # shapes, then --wp and --disarm.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
-case $(uname -m) in
-x86_64 | aarch64) ;;
-*) echo "1..0 # SKIP arming is implemented for x86_64 and aarch64 only ($(uname -m))"; exit 0 ;;
-esac
+require_arming
 require_kernel pagemap_scan wp_async
-
-uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
 
 target_start
 # A: 4096 pages (8 PMD ranges), the first 1024 written before arming.

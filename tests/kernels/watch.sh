@@ -8,13 +8,8 @@
 # the process is disarmed and runs on after SIGINT.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
-case $(uname -m) in
-x86_64 | aarch64) ;;
-*) echo "1..0 # SKIP --watch arms processes, implemented for x86_64 and aarch64 only ($(uname -m))"; exit 0 ;;
-esac
+require_arming
 require_kernel pagemap_scan wp_async
-
-uffds() { find "/proc/$1/fd" -maxdepth 1 -lname 'anon_inode:\[userfaultfd\]' 2>/dev/null | wc -l; }
 
 # ---- --watch -- COMMAND ----
 printf 'map A 3000 anon\nwrite A 0 1 3000\nexit 7\n' >"$WORK/script"
@@ -53,13 +48,10 @@ if wait_intervals 1; then
 	kill -INT $watcher
 	wait $watcher
 	RC=$?
-	memfd='[.mappings[] | select(.mapping | startswith("/memfd:pmscan-test")) | .pages] | add // 0'
-	per=$(jq -s "[.[] | select(.summary != true) | $memfd] | add" "$WORK/out")
-	sum=$(jq -s "[.[] | select(.summary == true)][0] | $memfd" "$WORK/out")
-	diag "memfd pages per interval: $(jq -s -c "[.[] | select(.summary != true) | $memfd]" "$WORK/out")"
+	watch_memfd_counts
 	check "--watch -p: SIGINT ends it cleanly" [ "$RC" -eq 0 ]
-	check "--watch -p: the intervals count each of the 400 written pages once (got $per)" [ "$per" = 400 ]
-	check "--watch -p: the summary counts 400 (got $sum)" [ "$sum" = 400 ]
+	check "--watch -p: the intervals count each of the 400 written pages once (got $PER)" [ "$PER" = 400 ]
+	check "--watch -p: the summary counts 400 (got $SUM)" [ "$SUM" = 400 ]
 else
 	diag "stderr: $(head -c 300 "$WORK/err")"
 	ok 1 "--watch -p: the watch printed its first interval"
