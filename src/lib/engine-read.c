@@ -16,8 +16,9 @@
  * plus WPALLOWED for a tracked mapping. HUGE is not in pagemap: hugetlb
  * mappings come from smaps (KernelPageSize), PMD-mapped transparent huge
  * pages from /proc/kpageflags, checked against smaps' count of them.
- * pagemap is read in large chunks, and a mapping whose every page the masks
- * exclude is never read.
+ * pagemap is read in large chunks, a read that ends inside a PMD-sized
+ * block carries on to its end (the following small mappings come from the
+ * same read), and a mapping whose every page the masks exclude is never read.
  */
 #include "internal.h"
 
@@ -48,6 +49,10 @@ enum huge_mode { HUGE_NONE, HUGE_HUGETLB, HUGE_BLOCKS };
 
 struct read_state {
 	uint64_t *buf;
+	/* buf holds the entries of [buf_start, buf_start + buf_n pages) as read
+	   in this run (buf_n 0: nothing usable) */
+	uint64_t buf_start;
+	size_t buf_n;
 	/* smaps, read alongside the mappings only when HUGE is wanted */
 	FILE *smaps;
 	char *line;
@@ -105,6 +110,7 @@ void read_run_end(struct pmscan_scan *s)
 		close(rs->kpageflags);
 	rs->kpageflags = -1;
 	rs->vma_valid = false;
+	rs->buf_n = 0;
 }
 
 void read_free(struct pmscan_scan *s)
@@ -139,6 +145,52 @@ static int read_entries(struct pmscan_scan *s, uint64_t *buf, uint64_t start, si
 		done += (size_t)r / 8;
 	}
 	return 0;
+}
+
+/* Make rs->buf hold the entries of pages [pos, pos + n pages) at least:
+   one read, carried on to the next PMD-sized boundary when the buffer has
+   room. The kernel walks pagemap in PMD-sized steps, so the rest of the
+   step costs no more reads: the next small mappings (a process has
+   thousands of one-page ones) come from the same read. Entries already
+   there from an earlier read of this run are used as they are. Returns
+   the entries usable from pos (at most n) and points *out at them. */
+static int fill(struct pmscan_scan *s, struct read_state *rs, uint64_t pos, size_t n,
+		const uint64_t **out)
+{
+	uint64_t ps = (uint64_t)page_size_cached();
+
+	if (rs->buf_n && pos >= rs->buf_start && (pos - rs->buf_start) / ps < rs->buf_n) {
+		size_t off = (size_t)((pos - rs->buf_start) / ps);
+		*out = rs->buf + off;
+		return (int)(n < rs->buf_n - off ? n : rs->buf_n - off);
+	}
+	rs->buf_n = 0;
+	size_t want = n;
+	uint64_t hs = huge_size(), stop = ((pos + n * ps) + hs - 1) & ~(hs - 1);
+	if (stop > pos + n * ps && (stop - pos) / ps <= CHUNK)
+		want = (size_t)((stop - pos) / ps);
+	size_t got = 0;
+	if (want > n) {
+		/* The extra entries are optional: where the address space ends
+		   the kernel gives fewer. */
+		ssize_t r;
+		do
+			r = pread(s->t->pagemap_fd, rs->buf, want * 8, (off_t)(pos / ps * 8));
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return -errno;
+		got = (size_t)r / 8;
+	}
+	if (got < n) {
+		int r = read_entries(s, rs->buf + got, pos + got * ps, n - got);
+		if (r < 0)
+			return r;
+		got = n;
+	}
+	rs->buf_start = pos;
+	rs->buf_n = got;
+	*out = rs->buf;
+	return (int)n;
 }
 
 /* ---- smaps: the facts pagemap lacks ---------------------------------- */
@@ -273,6 +325,7 @@ static int find_huge_blocks(struct pmscan_scan *s, struct read_state *rs,
 	}
 	if (words)
 		memset(rs->blocks, 0, words * sizeof(*rs->blocks));
+	rs->buf_n = 0;	/* the buffer is used below */
 	rs->block_base = first;
 	rs->nblocks = nblocks;
 	size_t per = ptes_per_pmd(), chunk_blocks = CHUNK / per;
@@ -451,11 +504,12 @@ int read_piece(struct pmscan_scan *s, struct merger *mg, const struct pmscan_map
 	uint64_t pos = start;
 	while (pos < end) {
 		size_t n = (size_t)((end - pos) / ps);
+		const uint64_t *buf = NULL;
 		if (n > CHUNK)
 			n = CHUNK;
-		if ((r = read_entries(s, rs->buf, pos, n)) < 0)
+		if ((r = fill(s, rs, pos, n, &buf)) < 0)
 			return r;
-		const uint64_t *buf = rs->buf;
+		n = (size_t)r;
 		for (size_t i = 0; i < n;) {
 			uint64_t e = buf[i], key = e >> 55;
 			uint64_t addr = pos + i * ps;

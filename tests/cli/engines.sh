@@ -123,6 +123,25 @@ map S 64 shared
 tcmd write S 0 1 64
 both "shared anonymous memory" --file --present --range="$(range "$S" 64)"
 
+# Small mappings side by side, private and shared by turns (so none merge),
+# each in its own state: the read engine reads several of them at once.
+lo= hi=
+for i in $(seq 0 39); do
+	if ((i % 2)); then kind=shared; else kind=anon; fi
+	map "M$i" 3 $kind
+	a=$R
+	case $((i % 4)) in
+	0) tcmd write "M$i" 0 1 3 ;;
+	1) tcmd write "M$i" 1 1 1 ;;
+	2) tcmd read "M$i" 0 2 2 ;;
+	esac
+	if [ -z "$lo" ] || ((a < lo)); then lo=$a; fi
+	if [ -z "$hi" ] || ((a + 3 * PAGE > hi)); then hi=$((a + 3 * PAGE)); fi
+done
+RM=$(printf '0x%x-0x%x' "$lo" "$hi")
+both "small mappings side by side: --present" --present --range="$RM"
+both "small mappings side by side" --range="$RM"
+
 # THP: the read engine finds PMD-mapped huge pages through kpageflags.
 thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
 case $thp in
