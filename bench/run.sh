@@ -79,3 +79,7 @@ bench "sparse (every other page written)"
 say fill big
 bench "dense (every page written)"
 read_engines "dense (every page written)"
+
+# The read engine against the kernel's page-types, on a target of its own
+# (one line saying why where page-types cannot be built or run).
+bash "$(dirname "$0")/page-types.sh" "$B"
