@@ -26,7 +26,10 @@ enum out_mode { MODE_REGIONS, MODE_ADDRESSES, MODE_SUMMARY };
 
 /* Every option in one place; filled by options.c. */
 struct options {
-	pid_t pid;
+	pid_t pid;		/* the process being worked on (one of pids) */
+	pid_t *pids;		/* -p PID[,PID...] and --cgroup, in order, no repeats */
+	size_t npids;
+	const char *cgroup;	/* --cgroup=DIR */
 	uint64_t require, anyof, exclude, ret;
 	bool ret_set;
 	struct pmscan_range *ranges;
@@ -49,6 +52,11 @@ struct options {
 	char **command;		/* -- COMMAND [ARG...] for --watch, NULL-terminated */
 	enum out_mode mode;
 	bool json;
+	bool raw;		/* -r: single spaces, \xHH escapes */
+	bool openmetrics;	/* --format=openmetrics: --watch as OpenMetrics expositions */
+	bool bytes;		/* -b: sizes in bytes */
+	const char *columns;	/* -o LIST, or NULL */
+	bool list_columns;
 };
 
 /* watch.c: the whole --watch run; returns the exit status */
@@ -69,40 +77,12 @@ int parse_size(const char *s, uint64_t *out);
 /* *rounded is set when the bounds had to be widened to whole pages. */
 int parse_range(const char *s, uint64_t page_size, struct pmscan_range *r, bool *rounded);
 int parse_pid(const char *s, pid_t *out);
+/* Seconds, decimal with an optional fraction; no exponent, sign or hex. */
+int parse_seconds(const char *s, double *out);
 /* "4K", "1.5M", ... into buf (at least 16 bytes). */
 void format_size(uint64_t bytes, char *buf, size_t len);
 
-/* Output sinks: each knows one format and nothing of ioctls. */
-struct sink_ctx {
-	FILE *out;
-	const struct options *opt;
-	pid_t pid;
-	uint64_t page_size;
-	uint64_t ret_mask;	/* categories regions can carry */
-	bool tty;
-	void *priv;
-};
-
-struct sink {
-	int (*begin)(struct sink_ctx *c);
-	int (*mapping)(const struct pmscan_mapping *m, void *c);
-	int (*region)(const struct pmscan_region *r, void *c);
-	/* success: totals; failure: msg != NULL, close what was opened */
-	int (*end)(struct sink_ctx *c, const struct pmscan_scan_stats *st, const char *msg);
-};
-
-extern const struct sink sink_text, sink_json, sink_addresses, sink_summary_text,
-	sink_summary_json;
-
-/* out-common.c: fast formatting on the hot path */
-void put_hex(FILE *f, uint64_t v);
-void put_u64(FILE *f, uint64_t v);
-void put_str(FILE *f, const char *s);
-void put_padded(FILE *f, const char *s, int width, bool right);
-/* JSON string literal for s (quoted and escaped), into a malloc'd string. */
-char *json_quote(const char *s);
+/* out-scan.c: the label of a mapping ("[anon]" for an unnamed one) */
 const char *mapping_label(const struct pmscan_mapping *m);
-/* 0, or the negative errno of a failed write on c->out. */
-int out_status(const struct sink_ctx *c);
 
 #endif

@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <argp.h>
+#include <err.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,14 @@ enum {
 	OPT_PRESENT, OPT_SWAPPED, OPT_FILE, OPT_PFNZERO, OPT_HUGE,
 	OPT_SOFT_DIRTY, OPT_GUARD, OPT_WP, OPT_CHECK_WPASYNC, OPT_LIST_CATEGORIES,
 	OPT_ARM, OPT_DISARM, OPT_NO_REARM, OPT_WATCH, OPT_COUNT, OPT_ENGINE, OPT_TIMEOUT, OPT_MAX_PAGE_TABLES,
-	OPT_TRACKER,
+	OPT_TRACKER, OPT_CGROUP, OPT_LIST_COLUMNS, OPT_FORMAT, OPT_OPENMETRICS,
 };
 
 static const struct argp_option option_table[] = {
 	{ NULL, 0, NULL, 0, "Target:", 1 },
-	{ "pid", 'p', "PID", 0, "process to scan", 1 },
+	{ "pid", 'p', "PID[,PID...]", 0, "process to scan (repeatable, or a list)", 1 },
+	{ "cgroup", OPT_CGROUP, "DIR", 0,
+	  "every process of the cgroup v2 directory DIR (a path, or relative to /sys/fs/cgroup)", 1 },
 
 	{ NULL, 0, NULL, 0, "Selection (LIST: comma-separated category names or numeric masks):", 2 },
 	{ "require", OPT_REQUIRE, "LIST", 0, "pages must have every category in LIST", 2 },
@@ -41,7 +44,7 @@ static const struct argp_option option_table[] = {
 	{ "guard", OPT_GUARD, NULL, 0, "same as --require=guard", 2 },
 
 	{ NULL, 0, NULL, 0, "Scope and actions:", 3 },
-	{ "range", 'r', "RANGE", 0,
+	{ "range", 'A', "RANGE", 0,
 	  "scan only START-END (hex, as in /proc/PID/maps) or START+LENGTH "
 	  "(LENGTH with K, M, G); repeatable", 3 },
 	{ "max-pages", 'm', "N", 0, "report at most N pages in total", 3 },
@@ -79,7 +82,21 @@ static const struct argp_option option_table[] = {
 	{ "count", OPT_COUNT, "N", 0, "stop --watch after N intervals (a COMMAND is then left running, untraced)", 4 },
 
 	{ NULL, 0, NULL, 0, "Output:", 5 },
-	{ "json", 'j', NULL, 0, "JSON: one document (regions, or with --summary the summary); with --watch one object per interval", 5 },
+	{ "output", 'o', "LIST", 0,
+	  "the columns to show (comma-separated, case-insensitive; +LIST adds to the defaults); "
+	  "see --list-columns", 5 },
+	{ "list-columns", OPT_LIST_COLUMNS, NULL, 0,
+	  "list the columns of the mode given (scan, --summary, --watch, --list-categories) and exit", 5 },
+	{ "json", 'J', NULL, 0, "JSON: one document (regions, or with --summary the summary); with --watch one object per interval", 5 },
+	{ NULL, 'j', NULL, OPTION_ALIAS, NULL, 5 },
+	{ "raw", 'r', NULL, 0,
+	  "raw text: fields separated by one space, no alignment, unsafe characters (space "
+	  "included) as \\xHH; nothing is cut", 5 },
+	{ "format", OPT_FORMAT, "FORMAT", 0,
+	  "text (the default), raw (--raw), json (--json), or openmetrics (--watch only: an "
+	  "OpenMetrics exposition per interval, for Prometheus)", 5 },
+	{ "openmetrics", OPT_OPENMETRICS, NULL, 0, "same as --format=openmetrics", 5 },
+	{ "bytes", 'b', NULL, 0, "sizes in bytes rather than human-readable (1K, 1.5M ...)", 5 },
 	{ "addresses", 'a', NULL, 0, "one page address per line", 5 },
 	{ "summary", 's', NULL, 0, "pages per category per mapping, no region list", 5 },
 	{ "noheadings", 'n', NULL, 0, "no header line and no totals line (text output)", 5 },
@@ -113,7 +130,9 @@ static const char doc[] =
 	"  pmscan -p 1234 --written --wp    what it wrote since the last call, and reset\n"
 	"  pmscan --disarm -p 1234          stop tracking\n"
 	"  pmscan --watch -p 1234           its write rate, every second\n"
-	"  pmscan --watch=0.5 -- make -j8   the write rate of a command, to its end";
+	"  pmscan --watch=0.5 -- make -j8   the write rate of a command, to its end\n"
+	"  pmscan --watch=15 --openmetrics -p 1234\n"
+	"                                   its write rate as OpenMetrics, every 15 s";
 
 /* The tracker --tracker names, AUTO resolved as the library does: uffd
    where it works, else soft-dirty; -1 when neither works. */
@@ -132,6 +151,7 @@ struct parse_state {
 	struct options *o;
 	bool pid_set;
 	int modes;
+	const char *format;	/* the output format option first given */
 	uint64_t page_size;
 };
 
@@ -155,6 +175,36 @@ static void set_mode(struct parse_state *ps, enum out_mode m)
 	ps->modes++;
 }
 
+/* One output format per run: --json, --raw, --openmetrics or --format;
+   the same one twice is fine. */
+static void set_format(struct parse_state *ps, const char *name, bool json, bool raw, bool om,
+		       struct argp_state *state)
+{
+	struct options *o = ps->o;
+
+	if (ps->format && (o->json != json || o->raw != raw || o->openmetrics != om))
+		argp_error(state, "%s and %s exclude each other", ps->format, name);
+	if (!ps->format)
+		ps->format = name;
+	o->json = json;
+	o->raw = raw;
+	o->openmetrics = om;
+}
+
+static void add_pid(struct options *o, pid_t pid, struct argp_state *state)
+{
+	pid_t *n;
+
+	for (size_t i = 0; i < o->npids; i++)
+		if (o->pids[i] == pid)
+			return;
+	n = realloc(o->pids, (o->npids + 1) * sizeof(*n));
+	if (!n)
+		argp_failure(state, EXIT_SCAN_FAILED, errno, "out of memory");
+	o->pids = n;
+	o->pids[o->npids++] = pid;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct parse_state *ps = state->input;
@@ -163,10 +213,33 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'p':
-		if (parse_pid(arg, &o->pid))
-			argp_error(state, "invalid pid '%s'", arg);
+		for (const char *p = arg;;) {
+			size_t len = strcspn(p, ",");
+			char one[24];
+			pid_t pid;
+			if (len == 0 || len >= sizeof(one))
+				argp_error(state, "invalid pid '%.*s'", (int)(len ? len : strlen(arg)),
+					   len ? p : arg);
+			memcpy(one, p, len);
+			one[len] = '\0';
+			if (parse_pid(one, &pid))
+				argp_error(state, "invalid pid '%s'", one);
+			add_pid(o, pid, state);
+			if (!p[len])
+				break;
+			p += len + 1;
+		}
 		ps->pid_set = true;
 		break;
+	case OPT_CGROUP:
+		if (o->cgroup)
+			argp_error(state, "--cgroup given twice");
+		o->cgroup = arg;
+		ps->pid_set = true;
+		break;
+	case 'o': o->columns = arg; break;
+	case OPT_LIST_COLUMNS: o->list_columns = true; break;
+	case 'b': o->bytes = true; break;
 	case OPT_REQUIRE: o->require |= parse_list(arg, state); break;
 	case OPT_ANYOF: o->anyof |= parse_list(arg, state); break;
 	case OPT_EXCLUDE: o->exclude |= parse_list(arg, state); break;
@@ -182,7 +255,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_HUGE: o->require |= PMSCAN_HUGE; break;
 	case OPT_SOFT_DIRTY: o->require |= PMSCAN_SOFT_DIRTY; break;
 	case OPT_GUARD: o->require |= PMSCAN_GUARD; break;
-	case 'r': {
+	case 'A': {
 		struct pmscan_range r;
 		bool rounded;
 		if (parse_range(arg, ps->page_size, &r, &rounded))
@@ -216,7 +289,22 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "unknown engine '%s' (auto, ioctl or read)", arg);
 		o->engine_set = true;
 		break;
-	case 'j': o->json = true; break;
+	case 'j':
+	case 'J': set_format(ps, "--json", true, false, false, state); break;
+	case 'r': set_format(ps, "--raw", false, true, false, state); break;
+	case OPT_OPENMETRICS: set_format(ps, "--openmetrics", false, false, true, state); break;
+	case OPT_FORMAT: {
+		static const char *const names[] = { "--format=text", "--format=raw", "--format=json",
+						     "--format=openmetrics" };
+		static const char *const formats[] = { "text", "raw", "json", "openmetrics" };
+		size_t f = 0;
+		while (f < 4 && strcmp(arg, formats[f]))
+			f++;
+		if (f == 4)
+			argp_error(state, "unknown format '%s' (text, raw, json or openmetrics)", arg);
+		set_format(ps, names[f], f == 2, f == 1, f == 3, state);
+		break;
+	}
 	case 'a': set_mode(ps, MODE_ADDRESSES); break;
 	case 's': set_mode(ps, MODE_SUMMARY); break;
 	case 'n': o->noheadings = true; break;
@@ -234,17 +322,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		else
 			argp_error(state, "unknown tracker '%s' (auto, uffd or soft-dirty)", arg);
 		break;
-	case OPT_WATCH: {
-		char *end;
+	case OPT_WATCH:
 		o->watch = true;
-		if (!arg)
-			break;
-		errno = 0;
-		o->interval = strtod(arg, &end);
-		if (errno || end == arg || *end || !(o->interval >= 0.01 && o->interval <= 86400))
-			argp_error(state, "invalid interval '%s' (seconds, from 0.01)", arg);
+		if (arg && (parse_seconds(arg, &o->interval) ||
+			    !(o->interval >= 0.01 && o->interval <= 86400)))
+			argp_error(state, "invalid interval '%s' (seconds, from 0.01 to 86400)", arg);
 		break;
-	}
 	case OPT_MAX_PAGE_TABLES:
 		if (parse_size(arg, &v))
 			argp_error(state, "invalid size '%s' (bytes, with K, M or G)", arg);
@@ -252,12 +335,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->pt_budget_set = true;
 		break;
 	case OPT_TIMEOUT: {
-		char *end;
 		double secs;
-		errno = 0;
-		secs = strtod(arg, &end);
-		if (errno || end == arg || *end || arg[0] < '0' || arg[0] > '9' ||
-		    strpbrk(arg, "xXpPeE") || !(secs >= 0.001 && secs <= 3600))
+		if (parse_seconds(arg, &secs) || !(secs >= 0.001 && secs <= 3600))
 			argp_error(state, "invalid timeout '%s' (seconds, from 0.001 to 3600)", arg);
 		o->timeout_ms = (unsigned)(secs * 1000.0 + 0.5);
 		break;
@@ -278,14 +357,22 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
-		if (o->list_categories)
+		if (o->openmetrics && !o->watch)
+			argp_error(state, "%s goes with --watch", ps->format);
+		if (o->openmetrics &&
+		    (o->columns || o->bytes || o->noheadings || o->list_columns || o->list_categories))
+			argp_error(state, "%s takes no --output, --bytes, --noheadings, --list-columns "
+				   "or --list-categories", ps->format);
+		if (o->list_categories || o->list_columns)
 			break;
 		if (o->watch) {
 			if (ps->pid_set == !!o->command)
 				argp_error(state, "--watch takes either -p PID or -- COMMAND [ARG...]");
+			if (o->npids > 1 || o->cgroup)
+				argp_error(state, "--watch watches one process");
 			if (o->require || o->anyof || o->exclude || o->ret_set || o->wp || o->max_pages ||
 			    o->check_wpasync || ps->modes || o->arm || o->disarm || o->engine_set)
-				argp_error(state, "--watch takes only -p, --range, --count, --json, "
+				argp_error(state, "--watch takes only -p, --range, --count, --json, --format, "
 					   "--noheadings, --no-rearm, --tracker, --timeout and --max-page-tables");
 			if (o->nranges && resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY)
 				argp_error(state, "the soft-dirty tracker resets the whole process: --watch "
@@ -298,8 +385,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "no process given (use -p PID)");
 		if (ps->modes > 1)
 			argp_error(state, "--addresses and --summary exclude each other");
-		if (o->json && o->mode == MODE_ADDRESSES)
-			argp_error(state, "--addresses and --json exclude each other");
+		if ((o->json || o->raw || o->columns) && o->mode == MODE_ADDRESSES)
+			argp_error(state, "--addresses takes no --json, --raw or --output");
 		if (o->arm && o->disarm)
 			argp_error(state, "--arm and --disarm exclude each other");
 		if ((o->arm || o->disarm) &&
@@ -351,11 +438,45 @@ static error_t parse_opt_final(int key, char *arg, struct argp_state *state)
 	return e;
 }
 
+/* --cgroup: the processes of a cgroup v2 directory, after those of -p. */
+static void read_cgroup(struct options *o)
+{
+	char path[4096];
+	size_t before = o->npids;
+	unsigned long long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", o->cgroup);
+	f = fopen(path, "re");
+	if (!f && errno == ENOENT && o->cgroup[0] != '/') {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", o->cgroup);
+		f = fopen(path, "re");
+	}
+	if (!f)
+		errx(EXIT_SCAN_FAILED, "cannot read the processes of cgroup '%s': %s", o->cgroup,
+		     errno == ENOENT ? "no such cgroup v2 directory" : strerror(errno));
+	while (fscanf(f, "%llu", &v) == 1) {
+		bool seen = false;
+		for (size_t i = 0; i < o->npids; i++)
+			seen |= o->pids[i] == (pid_t)v;
+		if (seen)
+			continue;
+		pid_t *n = realloc(o->pids, (o->npids + 1) * sizeof(*n));
+		if (!n)
+			err(EXIT_SCAN_FAILED, "out of memory");
+		o->pids = n;
+		o->pids[o->npids++] = (pid_t)v;
+	}
+	fclose(f);
+	if (o->npids == before && !before)
+		errx(EXIT_SCAN_FAILED, "cgroup '%s' has no processes", o->cgroup);
+}
+
 void parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct argp argp = {
 		option_table, parse_opt_final,
-		"-p PID [SELECTION] [OPTION...]\n--watch[=SECONDS] -p PID [OPTION...]\n"
+		"-p PID[,PID...] [SELECTION] [OPTION...]\n--cgroup=DIR [SELECTION] [OPTION...]\n--watch[=SECONDS] -p PID [OPTION...]\n"
 		"--watch[=SECONDS] [OPTION...] -- COMMAND [ARG...]", doc,
 		NULL, NULL, NULL,
 	};
@@ -367,10 +488,16 @@ void parse_options(int argc, char **argv, struct options *o)
 	argp_parse(&argp, argc, argv, 0, NULL, &ps);
 	if (!o->ret_set)
 		o->ret = o->require | o->anyof;
+	if (o->cgroup)
+		read_cgroup(o);
+	if (o->npids)
+		o->pid = o->pids[0];
 }
 
 void free_options(struct options *o)
 {
 	free(o->ranges);
 	o->ranges = NULL;
+	free(o->pids);
+	o->pids = NULL;
 }

@@ -11,15 +11,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Decimal digits only: leading zeros are allowed and mean nothing (no octal,
+   no hex, no sign, no spaces). Stops at the first non-digit; *end gets it. */
+static int decimal(const char *s, uint64_t *out, const char **end)
+{
+	uint64_t v = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	*end = s;
+	return 0;
+}
+
 int parse_u64(const char *s, uint64_t *out)
 {
-	char *end;
+	const char *end;
+	uint64_t v;
 
-	if (!s || !isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || *end)
+	if (decimal(s, &v, &end) || *end)
 		return -1;
 	*out = v;
 	return 0;
@@ -35,17 +51,15 @@ int parse_pid(const char *s, pid_t *out)
 	return 0;
 }
 
-/* A decimal or 0x-hex number with an optional K, M, G or T (powers of 1024). */
+/* A decimal number with an optional K, M, G or T (powers of 1024), and an
+   optional B or iB after the unit. */
 int parse_size(const char *s, uint64_t *out)
 {
-	char *end;
+	const char *end;
 	unsigned shift = 0;
+	uint64_t v;
 
-	if (!s || !isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno)
+	if (decimal(s, &v, &end))
 		return -1;
 	if (*end) {
 		const char *units = "KMGT";
@@ -63,7 +77,31 @@ int parse_size(const char *s, uint64_t *out)
 	}
 	if (shift && v > (UINT64_MAX >> shift))
 		return -1;
-	*out = (uint64_t)v << shift;
+	*out = v << shift;
+	return 0;
+}
+
+/* Seconds: decimal digits with an optional fraction ("2", "0.5", "010.25"),
+   nothing else (no sign, exponent, hex, inf or nan). */
+int parse_seconds(const char *s, double *out)
+{
+	const char *end;
+	uint64_t whole;
+	double v, scale = 0.1;
+
+	if (decimal(s, &whole, &end) || whole > 1000000000)
+		return -1;
+	v = (double)whole;
+	if (*end == '.') {
+		end++;
+		if (*end < '0' || *end > '9')
+			return -1;
+		for (; *end >= '0' && *end <= '9'; end++, scale /= 10)
+			v += (*end - '0') * scale;
+	}
+	if (*end)
+		return -1;
+	*out = v;
 	return 0;
 }
 
@@ -138,7 +176,13 @@ void format_size(uint64_t bytes, char *buf, size_t len)
 				 (unsigned long long)tenth, units[u]);
 			return;
 		}
-	} else if (u && frac >= 512)
+	} else if (u && frac >= 512) {
 		whole++;
+	}
+	/* 1023.5M rounds to 1024M: that is 1G. */
+	if (whole == 1024 && u < sizeof(units) - 2) {
+		whole = 1;
+		u++;
+	}
 	snprintf(buf, len, "%llu%c", (unsigned long long)whole, units[u]);
 }

@@ -4,7 +4,7 @@
  * main() wires options, target, scan request and sink together, and is the
  * one place where an error becomes a message and an exit code.
  */
-#include "cli.h"
+#include "out.h"
 
 #include <err.h>
 #include <errno.h>
@@ -56,24 +56,114 @@ static uint64_t scan_known(const struct options *o)
 	return known;
 }
 
+enum { LC_CATEGORY, LC_KERNEL, LC_MEANING, LC_REASON, LC_NCOLS };
+
+static const struct column category_cols[LC_NCOLS] = {
+	[LC_CATEGORY] = { "CATEGORY", "category", "string", 11, COL_DEFAULT, "the category's name" },
+	[LC_KERNEL] = { "KERNEL", "kernel", "boolean", 6, COL_DEFAULT,
+			"whether this kernel and engine can report it" },
+	[LC_MEANING] = { "MEANING", "meaning", "string", 0, COL_DEFAULT | COL_TRUNC, "what it means" },
+	[LC_REASON] = { "REASON", "reason", "string", 0, COL_DEFAULT,
+			"why it cannot be reported here (text: -, JSON: null, when it can)" },
+};
+
+static const char *engine_name(int engine)
+{
+	return engine == PMSCAN_ENGINE_READ ? "read" : "ioctl";
+}
+
+static const char *tracker_name(int tracker)
+{
+	return tracker == PMSCAN_TRACKER_SOFT_DIRTY ? "soft-dirty" :
+	       tracker == PMSCAN_TRACKER_UFFD ? "uffd" : NULL;
+}
+
+static enum out_format out_format(const struct options *o)
+{
+	return o->json ? FMT_JSON : o->raw ? FMT_RAW : FMT_TEXT;
+}
+
+static void select_or_die(struct table *t, const struct column *cols, size_t n, const char *spec)
+{
+	const char *bad;
+	size_t badlen;
+
+	if (table_select(t, cols, n, spec, &bad, &badlen) < 0)
+		errx(EXIT_USAGE, "unknown column '%.*s' (see --list-columns)", (int)badlen, bad);
+}
+
 static int list_categories(const struct options *o)
 {
 	int engine = scan_engine(o);
 	uint64_t known = scan_known(o);
 	bool sd = resolved_tracker(o) == PMSCAN_TRACKER_SOFT_DIRTY;
+	struct table t = { 0 };
+	struct obuf ob;
+	struct cell c[LC_NCOLS];
 
-	if (!o->noheadings)
-		printf("%-11s %-6s %s\n", "CATEGORY", "KERNEL", "MEANING");
+	if (o->list_columns) {
+		ob_init(&ob, stdout);
+		table_list_columns(category_cols, LC_NCOLS, &ob, o->json, o->raw, o->noheadings);
+		ob_free(&ob);
+		return EXIT_OK;
+	}
+	select_or_die(&t, category_cols, LC_NCOLS, o->columns);
+	ob_init(&ob, stdout);
+	table_start(&t, &ob, out_format(o), isatty(STDOUT_FILENO), o->bytes, o->noheadings);
+	if (o->json) {
+		ob_puts(&ob, "{\"engine\":\"");
+		ob_puts(&ob, engine_name(engine));
+		ob_puts(&ob, "\",\"tracker\":");
+		if (tracker_name(resolved_tracker(o))) {
+			ob_putc(&ob, '"');
+			ob_puts(&ob, tracker_name(resolved_tracker(o)));
+			ob_putc(&ob, '"');
+		} else {
+			ob_puts(&ob, "null");
+		}
+		ob_putc(&ob, ',');
+		table_json_open(&t, "categories");
+	}
+	for (int pass = 0; pass < 2; pass++) {
+	if (pass)
+		table_header(&t);
 	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++) {
 		bool yes = known & (UINT64_C(1) << i);
 		/* soft-dirty tracker: 'written' is the soft-dirty bit. */
 		const char *why = yes ? NULL : pmscan_category_unavailable(engine, sd && i == 1 ? 7 : i);
-		const char *help = sd && i == 1 ? "soft-dirty since the last reset (soft-dirty tracker)" :
-				   category_help[i];
 
-		printf("%-11s %-6s %s%s%s\n", pmscan_category_name(i), yes ? "yes" : "no",
-		       help, why ? "; unavailable: " : "", why ? why : "");
+		c[LC_CATEGORY] = (struct cell){ .kind = CELL_STR, .s = pmscan_category_name(i) };
+		c[LC_KERNEL] = (struct cell){ .kind = CELL_BOOL, .u = yes };
+		c[LC_MEANING] = (struct cell){ .kind = CELL_STR, .s = sd && i == 1 ?
+			"soft-dirty since the last reset (soft-dirty tracker)" : category_help[i] };
+		c[LC_REASON] = yes ? (struct cell){ .kind = CELL_NONE } :
+			(struct cell){ .kind = CELL_STR, .s = why ? why : "unknown" };
+		if (pass)
+			table_row(&t, c);
+		else
+			table_measure(&t, c);
 	}
+	}
+	if (o->json) {
+		table_json_close(&t);
+		ob_write(&ob, "}\n", 2);
+	}
+	ob_free(&ob);
+	return EXIT_OK;
+}
+
+/* --list-columns: the columns of the mode's table. */
+static int list_columns(const struct options *o)
+{
+	size_t n;
+	const struct column *cols = scan_columns(o->mode, o->ret ? o->ret : scan_known(o), &n);
+	struct obuf ob;
+
+	if (o->watch)
+		cols = watch_columns(&n);
+	ob_init(&ob, stdout);
+	table_list_columns(cols, n, &ob, o->json, o->raw, o->noheadings);
+	ob_free(&ob);
 	return EXIT_OK;
 }
 
@@ -154,7 +244,7 @@ void privilege_hint(pid_t pid, int e, char *buf, size_t len)
 		snprintf(buf, len, "%s, even with CAP_SYS_PTRACE", strerror(e));
 }
 
-static int open_failed(pid_t pid, int e)
+static void open_failed(pid_t pid, int e, char *msg, size_t len)
 {
 	char hint[256];
 
@@ -163,23 +253,23 @@ static int open_failed(pid_t pid, int e)
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 		if (access(path, F_OK) == 0)
-			warnx("process %d has exited (a zombie): it has no memory to scan", (int)pid);
+			snprintf(msg, len, "process %d has exited (a zombie): it has no memory to scan",
+				 (int)pid);
 		else
-			warnx("no such process: %d", (int)pid);
+			snprintf(msg, len, "no such process: %d", (int)pid);
 		break;
 	}
 	case EACCES:
 	case EPERM:
 		privilege_hint(pid, e, hint, sizeof(hint));
-		warnx("cannot read the memory map of process %d: %s", (int)pid, hint);
+		snprintf(msg, len, "cannot read the memory map of process %d: %s", (int)pid, hint);
 		break;
 	case EINVAL:
-		warnx("cannot open process %d: not a process id (a thread id?)", (int)pid);
+		snprintf(msg, len, "cannot open process %d: not a process id (a thread id?)", (int)pid);
 		break;
 	default:
-		warnx("cannot open process %d: %s", (int)pid, strerror(e));
+		snprintf(msg, len, "cannot open process %d: %s", (int)pid, strerror(e));
 	}
-	return EXIT_SCAN_FAILED;
 }
 
 /* Exit status 3 with the reason when the kernel or the engine cannot do
@@ -229,11 +319,15 @@ static int check_kernel(const struct options *o)
 
 static void describe_mapping(const struct pmscan_mapping *m, char *buf, size_t len)
 {
-	if (m)
+	if (m) {
+		size_t n;
+		char *label = str_escape(FMT_TEXT, mapping_label(m), &n);
 		snprintf(buf, len, "mapping 0x%llx-0x%llx %s", (unsigned long long)m->start,
-			 (unsigned long long)m->end, mapping_label(m));
-	else
+			 (unsigned long long)m->end, label ? label : "?");
+		free(label);
+	} else {
 		snprintf(buf, len, "the process");
+	}
 }
 
 /* Turn a failed run into one message; returns the exit status. */
@@ -296,9 +390,13 @@ static void warn_untracked(const struct options *o, const struct pmscan_scan_sta
 
 static void print_skip(const struct pmscan_mapping *m, const char *why, void *arg)
 {
+	size_t n;
+	char *label = str_escape(FMT_TEXT, mapping_label(m), &n);
+
 	(void)arg;
 	warnx("not tracking 0x%llx-0x%llx %s: %s", (unsigned long long)m->start,
-	      (unsigned long long)m->end, mapping_label(m), why);
+	      (unsigned long long)m->end, label ? label : "?", why);
+	free(label);
 }
 
 static int arm_failed(const struct options *o, struct pmscan_target *t, const char *what, int e)
@@ -372,29 +470,18 @@ static int disarm(const struct options *o, struct pmscan_target *t)
 
 /* Register mappings an armed process created since it was armed. A scan
    after a failed one would silently cover less than it says: an error. */
-static int rearm(const struct options *o, struct pmscan_target *t)
+static int rearm(const struct options *o, struct pmscan_target *t, char *msg, size_t len)
 {
 	if (pmscan_rearm(t, o->ranges, o->nranges, 0, NULL, NULL, NULL) < 0) {
 		if (errno == ESRCH)
-			warnx("process %d exited", (int)o->pid);
+			snprintf(msg, len, "process %d exited", (int)o->pid);
 		else
-			warnx("cannot register the new mappings of process %d: %s%s%s", (int)o->pid,
-			      pmscan_target_error(t), pmscan_target_error(t)[0] ? ": " : "", strerror(errno));
+			snprintf(msg, len, "cannot register the new mappings of process %d: %s%s%s",
+				 (int)o->pid, pmscan_target_error(t), pmscan_target_error(t)[0] ? ": " : "",
+				 strerror(errno));
 		return EXIT_SCAN_FAILED;
 	}
 	return EXIT_OK;
-}
-
-static const struct sink *pick_sink(const struct options *o)
-{
-	switch (o->mode) {
-	case MODE_ADDRESSES:
-		return &sink_addresses;
-	case MODE_SUMMARY:
-		return o->json ? &sink_summary_json : &sink_summary_text;
-	default:
-		return o->json ? &sink_json : &sink_text;
-	}
 }
 
 static int configure_scan(const struct options *o, struct pmscan_scan *s)
@@ -405,7 +492,7 @@ static int configure_scan(const struct options *o, struct pmscan_scan *s)
 		flags |= PMSCAN_SCAN_WP;
 	if (o->check_wpasync)
 		flags |= PMSCAN_SCAN_CHECK_WPASYNC;
-	if (o->mode == MODE_SUMMARY)
+	if (scan_out_needs_tracking(o))
 		flags |= PMSCAN_SCAN_TRACKING_INFO;
 	bool uffd_wp = o->wp && resolved_tracker(o) != PMSCAN_TRACKER_SOFT_DIRTY;
 
@@ -479,49 +566,105 @@ static void soft_dirty_notes(const struct options *o, char *note, size_t len)
 			 (unsigned long long)whole, (unsigned long long)maps, size);
 }
 
+/* One process's scan into the document; returns its exit status. */
 static int scan(const struct options *o, struct pmscan_target *t)
 {
-	static char outbuf[1 << 16];
 	struct pmscan_scan *s = pmscan_scan_new(t);
-	const struct sink *sk = pick_sink(o);
 	struct pmscan_scan_stats st;
-	struct sink_ctx c = {
-		.out = stdout,
-		.opt = o,
-		.pid = o->pid,
-		.page_size = (uint64_t)sysconf(_SC_PAGESIZE),
-		.ret_mask = o->ret ? o->ret : default_ret(o),
-		.tty = isatty(STDOUT_FILENO),
-	};
+	pmscan_mapping_fn on_mapping;
+	pmscan_region_fn on_region;
+	void *arg;
 	char msg[1024], note[256] = "";
 	int status = EXIT_OK;
+	bool checked = (o->require | o->anyof | o->exclude | o->ret) & PMSCAN_WRITTEN;
 
 	if (!s || configure_scan(o, s) < 0) {
-		warn("cannot set up the scan");
+		snprintf(msg, sizeof(msg), "cannot set up the scan: %s", strerror(errno));
+		warnx("%s", msg);
+		scan_out_process_end(o->pid, NULL, NULL, NULL, false, msg);
 		pmscan_scan_free(s);
 		return EXIT_SCAN_FAILED;
 	}
-	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-	pmscan_scan_set_callbacks(s, sk->mapping, sk->region, &c);
+	scan_out_callbacks(&on_mapping, &on_region, &arg);
+	pmscan_scan_set_callbacks(s, on_mapping, on_region, arg);
 
 	/* Before the run: --wp resets what the note is about. */
 	soft_dirty_notes(o, note, sizeof(note));
-	int r = sk->begin(&c);
-	if (r == 0 && pmscan_scan_run(s) < 0)
-		r = -errno;
+	int r = pmscan_scan_run(s) < 0 ? -errno : 0;
 	pmscan_scan_get_stats(s, &st);
 	if (r < 0) {
 		status = scan_failed(o, s, -r, msg, sizeof(msg));
-		sk->end(&c, &st, msg);
-		fflush(stdout);
-		warnx("%s", msg);
+		scan_out_process_end(o->pid, NULL, &st, tracker_name(pmscan_target_get_tracker(t)),
+				     checked, msg);
+		/* a write error is said once, when stdout is closed */
+		if (!ferror(stdout))
+			warnx("%s", msg);
 	} else {
-		sk->end(&c, &st, NULL);
+		scan_out_process_end(o->pid, NULL, &st, tracker_name(pmscan_target_get_tracker(t)),
+				     checked, NULL);
 		warn_untracked(o, &st, t);
 		if (note[0])
 			warnx("%s", note);
 	}
 	pmscan_scan_free(s);
+	return status;
+}
+
+/* Open the process for any mode, set as the options say; NULL with the
+   message in msg. */
+static struct pmscan_target *open_target(const struct options *o, char *msg, size_t len)
+{
+	struct pmscan_target *t = pmscan_target_open(o->pid);
+
+	if (!t) {
+		open_failed(o->pid, errno, msg, len);
+		return NULL;
+	}
+	/* Checked by check_kernel: AUTO, or a tracker that works here. */
+	pmscan_target_set_tracker(t, o->tracker);
+	if (o->timeout_ms)
+		pmscan_target_set_timeout(t, o->timeout_ms);
+	if (o->pt_budget_set)
+		pmscan_target_set_page_table_budget(t, o->pt_budget);
+	return t;
+}
+
+/* Every process of the run into one document: a process that cannot be
+   read is reported in its place and the others go on. */
+static int scan_all(struct options *o)
+{
+	uint64_t ret = o->ret ? o->ret : default_ret(o);
+	int status = EXIT_OK, r;
+	char msg[1024];
+
+	if (scan_out_begin(o, ret, o->npids > 1) < 0)
+		return EXIT_SCAN_FAILED;
+	for (size_t i = 0; i < o->npids && !ferror(stdout); i++) {
+		struct pmscan_target *t;
+		o->pid = o->pids[i];
+		scan_out_process_begin(o->pid);
+		t = open_target(o, msg, sizeof(msg));
+		if (!t) {
+			warnx("%s", msg);
+			scan_out_process_end(o->pid, NULL, NULL, NULL, false, msg);
+			status = EXIT_SCAN_FAILED;
+			continue;
+		}
+		r = o->no_rearm ? EXIT_OK : rearm(o, t, msg, sizeof(msg));
+		if (r != EXIT_OK) {
+			warnx("%s", msg);
+			scan_out_process_end(o->pid, NULL, NULL, tracker_name(pmscan_target_get_tracker(t)),
+					     false, msg);
+		} else {
+			r = scan(o, t);
+		}
+		pmscan_target_close(t);
+		/* The worst status wins: 3 (the kernel cannot) over 1. */
+		if (r > status || (r == EXIT_KERNEL && status != EXIT_USAGE))
+			status = r;
+	}
+	if (scan_out_end() < 0 && status == EXIT_OK)
+		status = EXIT_SCAN_FAILED;
 	return status;
 }
 
@@ -569,7 +712,7 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	struct pmscan_target *t;
-	int status, e;
+	int status = EXIT_OK, e;
 
 	/* Privileges pmscan did not get from its caller (set-user-ID, file
 	   capabilities) would let any user read any process and run commands
@@ -586,6 +729,10 @@ int main(int argc, char **argv)
 		status = list_categories(&o);
 		goto flush;
 	}
+	if (o.list_columns) {
+		status = list_columns(&o);
+		goto flush;
+	}
 	status = check_kernel(&o);
 	if (status)
 		goto out;
@@ -593,32 +740,32 @@ int main(int argc, char **argv)
 		status = watch_main(&o);
 		goto flush;
 	}
-	t = pmscan_target_open(o.pid);
-	if (!t) {
-		status = open_failed(o.pid, errno);
-		goto out;
+	if (!o.arm && !o.disarm) {
+		status = scan_all(&o);
+		goto flush;
 	}
-	/* Checked by check_kernel: AUTO, or a tracker that works here. */
-	pmscan_target_set_tracker(t, o.tracker);
-	if (o.timeout_ms)
-		pmscan_target_set_timeout(t, o.timeout_ms);
-	if (o.pt_budget_set)
-		pmscan_target_set_page_table_budget(t, o.pt_budget);
-	if (o.arm)
-		status = arm(&o, t);
-	else if (o.disarm)
-		status = disarm(&o, t);
-	else {
-		status = o.no_rearm ? EXIT_OK : rearm(&o, t);
-		if (status == EXIT_OK)
-			status = scan(&o, t);
+	/* --arm, --disarm: each process in turn. */
+	for (size_t i = 0; i < o.npids; i++) {
+		char msg[1024];
+		int r;
+		o.pid = o.pids[i];
+		t = open_target(&o, msg, sizeof(msg));
+		if (!t) {
+			warnx("%s", msg);
+			r = EXIT_SCAN_FAILED;
+		} else {
+			r = o.arm ? arm(&o, t) : disarm(&o, t);
+			pmscan_target_close(t);
+		}
+		if (r > status)
+			status = r;
 	}
-	pmscan_target_close(t);
 flush:
 	e = finish_stdout();
-	if (e && status == EXIT_OK) {
+	if (e) {
 		write_error(e);
-		status = EXIT_SCAN_FAILED;
+		if (status == EXIT_OK)
+			status = EXIT_SCAN_FAILED;
 	}
 out:
 	free_options(&o);

@@ -6,7 +6,7 @@
  * first if it must (and disarms it at the end), or starts a command
  * already tracked from its first instruction after exec.
  */
-#include "cli.h"
+#include "out.h"
 #include "remote.h"
 
 #include <err.h>
@@ -63,6 +63,7 @@ static int pageset_grow(struct pageset *s)
 	return 0;
 }
 
+/* 1 when the page is new to the set, 0 when it was there, or -ENOMEM. */
 static int pageset_add(struct pageset *s, uint64_t page)
 {
 	if ((s->n + 1) * 4 > s->cap * 3 && pageset_grow(s) < 0)
@@ -76,6 +77,7 @@ static int pageset_add(struct pageset *s, uint64_t page)
 	if (!(c->bits[(page >> 6) & 7] & bit)) {
 		c->bits[(page >> 6) & 7] |= bit;
 		s->pages++;
+		return 1;
 	}
 	return 0;
 }
@@ -85,6 +87,7 @@ static int pageset_add(struct pageset *s, uint64_t page)
 struct label {
 	char *name;
 	uint64_t interval, total;
+	uint64_t distinct;	/* pages first written in this mapping since the start */
 };
 
 struct watch {
@@ -103,7 +106,12 @@ struct watch {
 	double history[HISTORY];
 	int nhist;
 	int drawn;
-	bool tty;
+	bool tty;		/* the live view: a terminal, no --json, --raw or --output */
+	char comm[64];		/* --openmetrics: the process's name, as last read */
+	double wall_start;	/* --openmetrics: the start, in seconds since the epoch */
+	struct obuf ob;
+	struct table rows;	/* interval rows (text or JSON lines) */
+	struct table per_mapping;	/* the summary's per-mapping table */
 	bool launched;
 	bool exit_reported;	/* the last interval was reported at its exit */
 	bool left_running;	/* the command goes on after the watch */
@@ -202,9 +210,12 @@ static int on_region(const struct pmscan_region *r, void *arg)
 	w->interval_pages += pages;
 	w->labels[w->cur].interval += pages;
 	w->labels[w->cur].total += pages;
-	for (uint64_t p = r->start / w->ps; p < r->end / w->ps; p++)
-		if (pageset_add(&w->seen, p) < 0)
+	for (uint64_t p = r->start / w->ps; p < r->end / w->ps; p++) {
+		int added = pageset_add(&w->seen, p);
+		if (added < 0)
 			return -ENOMEM;
+		w->labels[w->cur].distinct += (uint64_t)added;
+	}
 	return 0;
 }
 
@@ -290,18 +301,109 @@ static size_t ranked(struct watch *w, size_t **idx, int (*cmp)(const void *, con
 	return n;
 }
 
-static void json_mappings(struct watch *w, size_t *idx, size_t n, bool total)
-{
-	FILE *f = stdout;
+/* ---- output ----------------------------------------------------------------- */
 
-	fputs("\"mappings\":[", f);
+enum { W_PID, W_ELAPSED, W_INTERVAL, W_PAGES, W_BYTES, W_RATE, W_DISTINCT, W_TOP, W_MAPPINGS,
+       W_NCOLS };
+
+static const struct column watch_cols[W_NCOLS] = {
+	[W_PID] = { "PID", "pid", "integer", 7, COL_RIGHT, "the process watched" },
+	[W_ELAPSED] = { "ELAPSED", "elapsed_s", "number", 8, COL_RIGHT | COL_DEFAULT,
+			"seconds since the watch began, at the end of the interval" },
+	[W_INTERVAL] = { "INTERVAL", "interval_s", "number", 8, COL_RIGHT | COL_DEFAULT,
+			 "the interval's true length in seconds" },
+	[W_PAGES] = { "PAGES", "written_pages", "integer", 8, COL_RIGHT | COL_DEFAULT,
+		      "pages written in the interval" },
+	[W_BYTES] = { "BYTES", "written_bytes", "integer", 10, COL_RIGHT | COL_DEFAULT,
+		      "bytes written in the interval (pages times the page size)" },
+	[W_RATE] = { "RATE", "rate_bytes_per_s", "integer", 10, COL_RIGHT | COL_DEFAULT,
+		     "write rate over the interval, bytes per second" },
+	[W_DISTINCT] = { "DISTINCT", "distinct_pages", "integer", 9, COL_RIGHT | COL_DEFAULT,
+			 "distinct pages written since the watch began (written working set)" },
+	[W_TOP] = { "TOP", "top_mapping", "string", 0, COL_DEFAULT | COL_TRUNC,
+		    "the mapping with the most pages written in the interval" },
+	[W_MAPPINGS] = { "MAPPINGS", "mappings", "array", 0, 0,
+			 "the mappings written in the interval, most first, with their page counts "
+			 "(at most 5; JSON: objects with mapping and written_pages)" },
+};
+
+const struct column *watch_columns(size_t *n)
+{
+	*n = W_NCOLS;
+	return watch_cols;
+}
+
+enum { M_PAGES, M_SIZE, M_MAPPING, M_NCOLS };
+
+static const struct column summary_map_cols[M_NCOLS] = {
+	[M_PAGES] = { "PAGES", "written_pages", "integer", 10, COL_RIGHT | COL_DEFAULT,
+		      "pages written in the mapping during the watch" },
+	[M_SIZE] = { "SIZE", "written_bytes", "integer", 6, COL_RIGHT | COL_DEFAULT,
+		     "their size" },
+	[M_MAPPING] = { "MAPPING", "mapping", "string", 0, COL_DEFAULT | COL_TRUNC, "the mapping" },
+};
+
+static enum out_format watch_format(const struct options *o)
+{
+	return o->json ? FMT_JSON : o->raw ? FMT_RAW : FMT_TEXT;
+}
+
+static void output_init(struct watch *w)
+{
+	const struct options *o = w->o;
+	const char *bad, *spec = o->columns;
+	size_t badlen;
+
+	w->tty = isatty(STDOUT_FILENO) && !o->json && !o->raw && !o->columns && !o->openmetrics;
+	ob_init(&w->ob, stdout);
+	if (!spec && o->json)
+		spec = "pid,elapsed,interval,pages,bytes,rate,distinct,top,mappings";
+	if (table_select(&w->rows, watch_cols, W_NCOLS, spec, &bad, &badlen) < 0)
+		errx(EXIT_USAGE, "unknown column '%.*s' (see --watch --list-columns)", (int)badlen, bad);
+	table_start(&w->rows, &w->ob, watch_format(o), isatty(STDOUT_FILENO), o->bytes,
+		    o->noheadings);
+	w->rows.lines = true;
+	table_select(&w->per_mapping, summary_map_cols, M_NCOLS, NULL, &bad, &badlen);
+	table_start(&w->per_mapping, &w->ob, watch_format(o), isatty(STDOUT_FILENO), o->bytes,
+		    o->noheadings);
+}
+
+/* The mappings written, ranked, as JSON objects or "name=N" for text. */
+static void mappings_cell(struct watch *w, struct obuf *tmp, size_t *idx, size_t n, bool total,
+			  bool json)
+{
 	for (size_t i = 0; i < n; i++) {
-		char *q = json_quote(w->labels[idx[i]].name);
-		fprintf(f, "%s{\"mapping\":%s,\"pages\":%llu}", i ? "," : "", q ? q : "\"\"",
-			(unsigned long long)(total ? w->labels[idx[i]].total : w->labels[idx[i]].interval));
-		free(q);
+		const struct label *l = &w->labels[idx[i]];
+		uint64_t v = total ? l->total : l->interval;
+		if (json) {
+			ob_puts(tmp, i ? ",{\"mapping\":" : "{\"mapping\":");
+			esc_json(tmp, l->name, strlen(l->name));
+			ob_puts(tmp, ",\"written_pages\":");
+			ob_u64(tmp, v);
+			ob_putc(tmp, '}');
+		} else {
+			if (i)
+				ob_putc(tmp, ',');
+			esc_text(tmp, l->name, strlen(l->name), w->o->raw);
+			ob_putc(tmp, '=');
+			ob_u64(tmp, v);
+		}
 	}
-	fputc(']', f);
+}
+
+/* A growable scratch buffer for one cell (never flushed to a stream). */
+struct scratch {
+	struct obuf ob;
+};
+
+static void scratch_init(struct scratch *sc, size_t cap)
+{
+	sc->ob.p = malloc(cap);
+	sc->ob.cap = sc->ob.p ? cap : 0;
+	sc->ob.len = 0;
+	sc->ob.f = NULL;
+	if (!sc->ob.p)
+		err(EXIT_SCAN_FAILED, "out of memory");
 }
 
 static void sparkline(struct watch *w, char *buf, size_t len)
@@ -342,8 +444,12 @@ static void report_tty(struct watch *w, double elapsed, double interval, double 
 	fprintf(f, "distinct  %llu pages (%s) since the watch began\033[K\n",
 		(unsigned long long)w->seen.pages, d);
 	fputs("top      ", f);
-	for (size_t i = 0; i < n && i < TOP; i++)
-		fprintf(f, " %s %llu", w->labels[idx[i]].name, (unsigned long long)w->labels[idx[i]].interval);
+	for (size_t i = 0; i < n && i < TOP; i++) {
+		size_t len;
+		char *name = str_escape(FMT_TEXT, w->labels[idx[i]].name, &len);
+		fprintf(f, " %s %llu", name ? name : "?", (unsigned long long)w->labels[idx[i]].interval);
+		free(name);
+	}
 	fputs(n ? "\033[K\n" : " -\033[K\n", f);
 	w->drawn = 5;
 	free(idx);
@@ -367,29 +473,39 @@ static void report(struct watch *w, double t)
 		w->nhist++;
 	w->history[w->nhist - 1] = rate;
 
-	if (w->o->json) {
-		size_t *idx;
-		size_t n = ranked(w, &idx, by_interval, false);
-		fprintf(f, "{\"elapsed_s\":%.3f,\"interval_s\":%.3f,\"written_pages\":%llu,"
-			"\"written_bytes\":%llu,\"rate_bytes_per_s\":%.0f,\"distinct_pages\":%llu,",
-			elapsed, interval, (unsigned long long)w->interval_pages,
-			(unsigned long long)(w->interval_pages * w->ps), rate,
-			(unsigned long long)w->seen.pages);
-		json_mappings(w, idx, n < TOP ? n : TOP, false);
-		fputs("}\n", f);
-		free(idx);
-	} else if (w->tty) {
+	if (w->tty) {
 		report_tty(w, elapsed, interval, rate);
 	} else {
+		struct cell c[W_NCOLS];
+		struct scratch sc;
 		size_t *idx;
 		size_t n = ranked(w, &idx, by_interval, false);
-		if (w->intervals == 1 && !w->o->noheadings)
-			fputs("ELAPSED INTERVAL PAGES BYTES RATE DISTINCT TOP\n", f);
-		fprintf(f, "%.3f %.3f %llu %llu %.0f %llu %s\n", elapsed, interval,
-			(unsigned long long)w->interval_pages,
-			(unsigned long long)(w->interval_pages * w->ps), rate,
-			(unsigned long long)w->seen.pages, n ? w->labels[idx[0]].name : "-");
+		bool json = w->o->json;
+
+		scratch_init(&sc, 64 + (n < TOP ? n : TOP) * (4096 * 6 + 64));
+		if (json)
+			ob_putc(&sc.ob, '[');
+		mappings_cell(w, &sc.ob, idx, n < TOP ? n : TOP, false, json);
+		if (json)
+			ob_putc(&sc.ob, ']');
+		c[W_PID] = (struct cell){ .kind = CELL_U64, .u = (uint64_t)w->pid };
+		c[W_ELAPSED] = (struct cell){ .kind = CELL_FIXED, .d = elapsed, .prec = 3 };
+		c[W_INTERVAL] = (struct cell){ .kind = CELL_FIXED, .d = interval, .prec = 3 };
+		c[W_PAGES] = (struct cell){ .kind = CELL_U64, .u = w->interval_pages };
+		c[W_BYTES] = (struct cell){ .kind = CELL_U64, .u = w->interval_pages * w->ps };
+		c[W_RATE] = (struct cell){ .kind = CELL_U64, .u = (uint64_t)(rate + 0.5) };
+		c[W_DISTINCT] = (struct cell){ .kind = CELL_U64, .u = w->seen.pages };
+		c[W_TOP] = n ? (struct cell){ .kind = CELL_STR, .s = w->labels[idx[0]].name } :
+			       (struct cell){ .kind = CELL_NONE };
+		c[W_MAPPINGS] = (struct cell){ .kind = CELL_RAWJSON, .s = sc.ob.p, .len = sc.ob.len,
+					       .text = sc.ob.len ? sc.ob.p : "-",
+					       .text_len = sc.ob.len ? sc.ob.len : 1 };
+		if (w->intervals == 1)
+			table_header(&w->rows);	/* JSON: none */
+		table_row(&w->rows, c);
+		free(sc.ob.p);
 		free(idx);
+		ob_flush(&w->ob);
 	}
 	fflush(f);
 }
@@ -400,40 +516,62 @@ static void summary(struct watch *w, double t)
 	double mean = elapsed > 0 ? (double)(w->total_pages * w->ps) / elapsed : 0;
 	size_t *idx;
 	size_t n = ranked(w, &idx, by_total, true);
-	char tb[16], db[16], pk[16], mn[16], sz[16];
+	char tb[24], db[24], pk[24], mn[24];
+	struct obuf *o = &w->ob;
 	FILE *f = stdout;
 
 	if (w->o->json) {
-		fprintf(f, "{\"summary\":true,\"pid\":%d,\"elapsed_s\":%.3f,\"intervals\":%llu,"
-			"\"written_pages\":%llu,\"written_bytes\":%llu,\"peak_rate_bytes_per_s\":%.0f,"
-			"\"mean_rate_bytes_per_s\":%.0f,\"distinct_pages\":%llu,\"distinct_bytes\":%llu,",
-			(int)w->pid, elapsed, (unsigned long long)w->intervals,
-			(unsigned long long)w->total_pages, (unsigned long long)(w->total_pages * w->ps),
-			w->peak_rate, mean, (unsigned long long)w->seen.pages,
-			(unsigned long long)(w->seen.pages * w->ps));
-		json_mappings(w, idx, n, true);
+		ob_puts(o, "{\"summary\":true,\"pid\":");
+		ob_u64(o, (uint64_t)w->pid);
+		ob_puts(o, ",\"elapsed_s\":");
+		ob_fixed(o, elapsed, 3);
+		ob_puts(o, ",\"intervals\":");
+		ob_u64(o, w->intervals);
+		ob_puts(o, ",\"written_pages\":");
+		ob_u64(o, w->total_pages);
+		ob_puts(o, ",\"written_bytes\":");
+		ob_u64(o, w->total_pages * w->ps);
+		ob_puts(o, ",\"peak_rate_bytes_per_s\":");
+		ob_u64(o, (uint64_t)(w->peak_rate + 0.5));
+		ob_puts(o, ",\"mean_rate_bytes_per_s\":");
+		ob_u64(o, (uint64_t)(mean + 0.5));
+		ob_puts(o, ",\"distinct_pages\":");
+		ob_u64(o, w->seen.pages);
+		ob_puts(o, ",\"distinct_bytes\":");
+		ob_u64(o, w->seen.pages * w->ps);
+		ob_puts(o, ",\"mappings\":[");
+		mappings_cell(w, o, idx, n, true, true);
+		ob_putc(o, ']');
+		ob_puts(o, ",\"exit_status\":");
 		if (w->launched && !w->left_running)
-			fprintf(f, ",\"exit_status\":%d", w->exit_status);
-		if (w->left_running)
-			fputs(",\"command_left_running\":true", f);
-		fputs("}\n", f);
+			ob_u64(o, (uint64_t)w->exit_status);
+		else
+			ob_puts(o, "null");
+		ob_puts(o, w->left_running ? ",\"command_left_running\":true}\n" :
+			",\"command_left_running\":false}\n");
+		ob_flush(o);
 	} else {
 		format_size(w->total_pages * w->ps, tb, sizeof(tb));
 		format_size(w->seen.pages * w->ps, db, sizeof(db));
 		format_size((uint64_t)w->peak_rate, pk, sizeof(pk));
 		format_size((uint64_t)mean, mn, sizeof(mn));
+		ob_flush(o);
 		fprintf(f, "%ssummary: process %d watched for %.2f s (%llu intervals)\n",
 			w->tty ? "\n" : "", (int)w->pid, elapsed, (unsigned long long)w->intervals);
 		fprintf(f, "written: %llu pages (%s); peak rate %s/s; mean rate %s/s\n",
 			(unsigned long long)w->total_pages, tb, pk, mn);
 		fprintf(f, "distinct pages written: %llu (%s)\n", (unsigned long long)w->seen.pages, db);
 		if (n) {
-			fprintf(f, "per mapping:\n%10s %6s  %s\n", "PAGES", "SIZE", "MAPPING");
+			struct cell c[M_NCOLS];
+			fputs("per mapping:\n", f);
+			table_header(&w->per_mapping);
 			for (size_t i = 0; i < n; i++) {
-				format_size(w->labels[idx[i]].total * w->ps, sz, sizeof(sz));
-				fprintf(f, "%10llu %6s  %s\n", (unsigned long long)w->labels[idx[i]].total, sz,
-					w->labels[idx[i]].name);
+				c[M_PAGES] = (struct cell){ .kind = CELL_U64, .u = w->labels[idx[i]].total };
+				c[M_SIZE] = (struct cell){ .kind = CELL_SIZE, .u = w->labels[idx[i]].total * w->ps };
+				c[M_MAPPING] = (struct cell){ .kind = CELL_STR, .s = w->labels[idx[i]].name };
+				table_row(&w->per_mapping, c);
 			}
+			ob_flush(o);
 		}
 		if (w->left_running)
 			fprintf(f, "command left running: process %d (untraced, not tracked)\n", (int)w->pid);
@@ -558,12 +696,13 @@ static int handle_child(struct watch *w)
 
 int watch_main(const struct options *o)
 {
-	struct watch w = { .o = o, .ps = (uint64_t)sysconf(_SC_PAGESIZE), .tty = isatty(STDOUT_FILENO) };
+	struct watch w = { .o = o, .ps = (uint64_t)sysconf(_SC_PAGESIZE) };
 	bool armed_by_us = false, ended = false;
 	int status = EXIT_OK, pidfd = -1;
 	sigset_t block, orig;
 
 	w.pid = o->pid;
+	output_init(&w);
 	if (o->command) {
 		int r = launch(&w);
 		if (r < 0)
@@ -583,7 +722,7 @@ int watch_main(const struct options *o)
 			return EXIT_SCAN_FAILED;
 		}
 		for (size_t i = 0; i < w.nlabels; i++)
-			w.labels[i].total = 0;
+			w.labels[i].total = w.labels[i].distinct = 0;
 		free(w.seen.t);
 		memset(&w.seen, 0, sizeof(w.seen));
 		pidfd = pidfd_open(w.pid, 0);
@@ -678,6 +817,7 @@ int watch_main(const struct options *o)
 	if (armed_by_us && pmscan_target_alive(w.t) == 1 && pmscan_disarm(w.t) < 0)
 		warnx("warning: could not disarm process %d: %s", (int)w.pid, strerror(errno));
 	summary(&w, now());
+	ob_free(&w.ob);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (pidfd >= 0)
 		close(pidfd);

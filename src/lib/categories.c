@@ -4,7 +4,9 @@
  */
 #include "internal.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -39,8 +41,13 @@ static int parse_number(const char *s, size_t len, uint64_t *out)
 		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
+	/* Decimal (leading zeros are not octal), or hex after 0x as the
+	   kernel's PAGE_IS_* values are written; no sign. */
+	bool hex = len > 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X');
+	if (!(hex ? isxdigit((unsigned char)buf[2]) : 1))
+		return -1;
 	errno = 0;
-	unsigned long long v = strtoull(buf, &end, 0);
+	unsigned long long v = strtoull(hex ? buf + 2 : buf, &end, hex ? 16 : 10);
 	if (errno || *end || (v & ~PMSCAN_ALL_CATEGORIES))
 		return -1;
 	*out = v;

@@ -30,7 +30,7 @@ expect_exit 2 "empty range" "invalid range '0x2000-0x1000'" -p "$T_PID" --range=
 expect_exit 2 "range with a bad length" "invalid range '0x1000\+12Q'" -p "$T_PID" --range=0x1000+12Q
 expect_exit 2 "--max-pages=0" "invalid page count '0'" -p "$T_PID" --max-pages=0
 expect_exit 2 "--max-pages=x" "invalid page count 'x'" -p "$T_PID" --max-pages=x
-expect_exit 2 "--addresses with --json" "exclude each other" -p "$T_PID" --addresses --json
+expect_exit 2 "--addresses with --json" "--addresses takes no --json" -p "$T_PID" --addresses --json
 expect_exit 2 "--addresses with --summary" "exclude each other" -p "$T_PID" --addresses --summary
 expect_exit 2 "stray argument" "unexpected argument 'foo'" -p "$T_PID" foo
 expect_exit 2 "unknown option" "unrecognized option" -p "$T_PID" --frobnicate

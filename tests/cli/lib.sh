@@ -42,7 +42,7 @@ check() {
 # of the test's memfd area counted over the intervals (PER) and in the summary
 # (SUM).
 watch_memfd_counts() {
-	local memfd='[.mappings[] | select(.mapping | startswith("/memfd:pmscan-test")) | .pages] | add // 0'
+	local memfd='[.mappings[] | select(.mapping | startswith("/memfd:pmscan-test")) | .written_pages] | add // 0'
 	PER=$(jq -s "[.[] | select(.summary != true) | $memfd] | add" "$WORK/out")
 	SUM=$(jq -s "[.[] | select(.summary == true)][0] | $memfd" "$WORK/out")
 	diag "memfd pages per interval: $(jq -s -c "[.[] | select(.summary != true) | $memfd]" "$WORK/out")"

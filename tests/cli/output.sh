@@ -16,22 +16,29 @@ run_pmscan -p "$T_PID" --written --json --range="$RA"
 check "JSON: exit 0 and parses" parses "$WORK/out"
 cp "$WORK/out" "$WORK/json"
 check "JSON: top-level keys" \
-	[ "$(jq -c 'keys_unsorted' "$WORK/json")" = '["pid","page_size","regions","total_regions","total_pages"]' ]
+	[ "$(jq -c 'keys_unsorted' "$WORK/json")" = '["page_size","regions","total_regions","total_pages","processes"]' ]
 check "JSON: pid and page_size" \
-	[ "$(jq -r '"\(.pid) \(.page_size)"' "$WORK/json")" = "$T_PID $PAGE" ]
+	[ "$(jq -r '"\(.processes[0].pid) \(.page_size) \(.processes | length) \(.processes[0].error)"' "$WORK/json")" = "$T_PID $PAGE 1 null" ]
 check "JSON: region keys and types" \
 	[ "$(jq -c '[.regions[0] | to_entries[] | "\(.key):\(.value | type)"]' "$WORK/json")" = \
-	  '["start:string","end:string","pages:number","categories:array","mapping:string"]' ]
+	  '["pid:number","start:string","end:string","pages:number","size:number","categories:array","mapping:string"]' ]
 check "JSON: total_pages is the sum of the regions" \
 	[ "$(jq '[.regions[].pages] | add' "$WORK/json")" = "$(jq .total_pages "$WORK/json")" ]
 check "JSON: 600 pages written" [ "$(jq .total_pages "$WORK/json")" = 600 ]
 check "JSON: the mapping is [anon]" [ "$(jq -r '[.regions[].mapping] | unique | join(",")' "$WORK/json")" = "[anon]" ]
 
-# The text table (not a terminal: single spaces) has the same regions.
-run_pmscan -p "$T_PID" --written --range="$RA"
-check "text: header line" [ "$(head -n 1 "$WORK/out")" = "START END PAGES SIZE CATEGORIES MAPPING" ]
-sed '1d;$d' "$WORK/out" | awk '{ print $1, $2, $3, $5, $6 }' >"$WORK/got"
+# The raw table (single spaces) has the same regions.
+run_pmscan -p "$T_PID" --written --raw --range="$RA"
+check "raw: header line" [ "$(head -n 1 "$WORK/out")" = "START END PAGES SIZE CATEGORIES MAPPING" ]
+sed '1d' "$WORK/out" | awk '{ print $1, $2, $3, $5, $6 }' >"$WORK/got"
 jq -r '.regions[] | "\(.start) \(.end) \(.pages) \(.categories | join(",")) \(.mapping)"' "$WORK/json" >"$WORK/expect"
+check "raw: same regions as JSON, awk-split" same "$WORK/got" "$WORK/expect"
+check "raw: no totals line" [ "$(wc -l <"$WORK/out")" = $(($(jq .total_regions "$WORK/json") + 1)) ]
+check "raw: SIZE in human units" [ "$(sed -n 2p "$WORK/out" | awk '{ print $4 }')" = 8K ]
+# The text table: aligned, the same fields, a totals line.
+run_pmscan -p "$T_PID" --written --range="$RA"
+check "text: header line" matches "$(head -n 1 "$WORK/out")" '^START +END +PAGES +SIZE CATEGORIES +MAPPING$'
+sed '1d;$d' "$WORK/out" | awk '{ print $1, $2, $3, $5, $6 }' >"$WORK/got"
 check "text: same regions as JSON, awk-split" same "$WORK/got" "$WORK/expect"
 check "text: totals line" [ "$(tail -n 1 "$WORK/out")" = "total: $(jq .total_regions "$WORK/json") regions, 600 pages, 2.3M" ]
 check "text: SIZE in human units" [ "$(sed -n 2p "$WORK/out" | awk '{ print $4 }')" = 8K ]
@@ -49,15 +56,15 @@ run_pmscan -p "$T_PID" --written --summary --json
 check "summary JSON: parses" parses "$WORK/out"
 a_hex=$(printf '0x%x' $((A)))
 check "summary JSON: area A has 600 written pages and is tracked" \
-	[ "$(jq -c --arg a "$a_hex" '.mappings[] | select(.start == $a) | [.matched_pages, .categories.written, .tracked, .pages]' "$WORK/out")" = "[600,600,true,3000]" ]
+	[ "$(jq -c --arg a "$a_hex" '.mappings[] | select(.start == $a) | [.matched, .written, .tracked, .pages, .size]' "$WORK/out")" = "[600,600,true,3000,$((3000 * PAGE))]" ]
 check "summary JSON: [stack] is untracked" \
 	[ "$(jq -c '[.mappings[] | select(.mapping == "[stack]") | .tracked] | unique' "$WORK/out")" = "[false]" ]
 check "summary JSON: totals add up" \
-	[ "$(jq '[.mappings[].matched_pages] | add' "$WORK/out")" = "$(jq .total_pages "$WORK/out")" ]
+	[ "$(jq '[.mappings[].matched] | add' "$WORK/out")" = "$(jq .total_matched "$WORK/out")" -a "$(jq .total_matched "$WORK/out")" -gt 0 ]
 run_pmscan -p "$T_PID" --written --summary
-check "summary text: header" [ "$(head -n 1 "$WORK/out")" = "START END SIZE MATCHED WRITTEN TRACKED MAPPING" ]
+check "summary text: header" [ "$(head -n 1 "$WORK/out" | tr -s ' ')" = "START END SIZE MATCHED WRITTEN TRACKED MAPPING" ]
 check "summary text: area A's row" \
-	grep -qx "$a_hex $(printf '0x%x' $((A + 3000 * PAGE))) 12M 600 600 yes \[anon\]" "$WORK/out"
+	grep -qx "$a_hex $(printf '0x%x' $((A + 3000 * PAGE))) 12M 600 600 yes \[anon\]" <(tr -s ' ' <"$WORK/out")
 
 # An empty answer is still a whole document.
 map E 16 anon

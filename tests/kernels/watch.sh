@@ -19,7 +19,7 @@ check "--watch -- COMMAND: pmscan exits with the command's status, 7" [ "$RC" -e
 [ "$RC" -eq 7 ] || diag "$(head -c 300 "$WORK/err")"
 last=$(grep -v '^ok' "$WORK/out" | tail -n 1)
 check "--watch -- COMMAND: all 3000 pages it wrote are counted" \
-	[ "$(jq '[.mappings[] | select(.mapping == "[anon]") | .pages] | add >= 3000' <<<"$last")" = true ]
+	[ "$(jq '[.mappings[] | select(.mapping == "[anon]") | .written_pages] | add >= 3000' <<<"$last")" = true ]
 check "--watch -- COMMAND: the summary has its exit status" [ "$(jq .exit_status <<<"$last")" = 7 ]
 
 # ---- --watch -p PID ----

@@ -33,6 +33,11 @@ static void lists(void **state)
 	assert_int_equal(m, PMSCAN_HUGE | PMSCAN_PRESENT);
 	assert_int_equal(pmscan_categories_parse("soft_dirty", &m, NULL, NULL), 0);
 	assert_int_equal(m, PMSCAN_SOFT_DIRTY);
+	/* decimal: a leading zero is not octal */
+	assert_int_equal(pmscan_categories_parse("010", &m, NULL, NULL), 0);
+	assert_int_equal(m, 10);
+	assert_int_equal(pmscan_categories_parse("0x", &m, NULL, NULL), -1);
+	assert_int_equal(pmscan_categories_parse("0xg", &m, NULL, NULL), -1);
 }
 
 static void bad_items(void **state)

@@ -77,12 +77,40 @@ static void sizes(void **state)
 	assert_int_equal(v, 3 << 20);
 	assert_int_equal(parse_size("1T", &v), 0);
 	assert_int_equal(v, UINT64_C(1) << 40);
-	assert_int_equal(parse_size("0x10", &v), 0);
-	assert_int_equal(v, 16);
+	assert_int_equal(parse_size("0x10", &v), -1);	/* decimal only */
+	assert_int_equal(parse_size("010K", &v), 0);	/* leading zeros: not octal */
+	assert_int_equal(v, 10 << 10);
 	assert_int_equal(parse_size("K", &v), -1);
 	assert_int_equal(parse_size("1X", &v), -1);
 	assert_int_equal(parse_size("1KK", &v), -1);
 	assert_int_equal(parse_size("17179869184G", &v), -1);	/* 2^64 overflows */
+}
+
+static void numbers(void **state)
+{
+	static const char *const bad[] = { "0x10", "1e3", "-1", "+1", " 1", "1 ", "", "0x", "1.5",
+					   "18446744073709551616" };
+	uint64_t v;
+	double d;
+	(void)state;
+	assert_int_equal(parse_u64("010", &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(parse_u64("18446744073709551615", &v), 0);
+	assert_true(v == UINT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse_u64(bad[i], &v) == 0)
+			fail_msg("number '%s' was accepted", bad[i]);
+	assert_int_equal(parse_seconds("0.5", &d), 0);
+	assert_true(d == 0.5);
+	assert_int_equal(parse_seconds("010.25", &d), 0);
+	assert_true(d == 10.25);
+	assert_int_equal(parse_seconds("2", &d), 0);
+	assert_true(d == 2);
+	static const char *const badsec[] = { "0x0.4p0", "1e1", "inf", "nan", ".5", "5.", "-1", "+1",
+					      "", " 1", "1,5", "0x10" };
+	for (size_t i = 0; i < sizeof(badsec) / sizeof(badsec[0]); i++)
+		if (parse_seconds(badsec[i], &d) == 0)
+			fail_msg("seconds '%s' were accepted", badsec[i]);
 }
 
 static void pids(void **state)
@@ -112,8 +140,12 @@ static void human(void **state)
 	assert_string_equal(b, "100B");
 	format_size(UINT64_C(2) << 30, b, sizeof(b));
 	assert_string_equal(b, "2G");
-	format_size(1023 * 1024 + 1000, b, sizeof(b));	/* rounds up to the next unit's worth */
-	assert_string_equal(b, "1024K");
+	format_size(1023 * 1024 + 1000, b, sizeof(b));	/* rounds up: the next unit */
+	assert_string_equal(b, "1M");
+	format_size(UINT64_C(1023) * 1024 * 1024 + 512 * 1024, b, sizeof(b));	/* 1023.5M */
+	assert_string_equal(b, "1G");
+	format_size(UINT64_C(1023) * 1024 * 1024 + 511 * 1024, b, sizeof(b));
+	assert_string_equal(b, "1023M");
 	format_size(9 * 1024 * 1024 + 1023 * 1024, b, sizeof(b));
 	assert_string_equal(b, "10M");
 }
@@ -122,6 +154,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ranges),
+		cmocka_unit_test(numbers),
 		cmocka_unit_test(ranges_rounded),
 		cmocka_unit_test(ranges_bad),
 		cmocka_unit_test(sizes),

@@ -1,0 +1,808 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The output layer's writer: rows go straight into one large buffer, each
+ * field formatted by hand (no printf per field, no allocation per row), and
+ * every string escaped for its format on the way.
+ */
+#include "table.h"
+#include "cli.h"
+
+#include <err.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define OB_CAP (256 * 1024)
+
+/* ---- the output buffer ------------------------------------------------ */
+
+void ob_init(struct obuf *o, FILE *f)
+{
+	o->p = malloc(OB_CAP);
+	o->cap = o->p ? OB_CAP : 0;
+	o->len = 0;
+	o->f = f;
+	if (!o->p)
+		err(EXIT_SCAN_FAILED, "out of memory");
+}
+
+void ob_flush(struct obuf *o)
+{
+	if (o->len) {
+		fwrite_unlocked(o->p, 1, o->len, o->f);
+		o->len = 0;
+	}
+}
+
+void ob_free(struct obuf *o)
+{
+	ob_flush(o);
+	free(o->p);
+	o->p = NULL;
+	o->cap = 0;
+}
+
+void ob_write_slow(struct obuf *o, const char *s, size_t n)
+{
+	ob_flush(o);
+	if (n > o->cap) {
+		fwrite_unlocked(s, 1, n, o->f);
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+void ob_spaces(struct obuf *o, int n)
+{
+	if (n <= 0)
+		return;
+	ob_room(o, (size_t)n);
+	memset(o->p + o->len, ' ', (size_t)n);
+	o->len += (size_t)n;
+}
+
+size_t fmt_u64(char *buf, uint64_t v)
+{
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	size_t n = 1;
+	char *p;
+
+	for (uint64_t t = v; t >= 10; t /= 10)
+		n++;
+	p = buf + n;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		*--p = pairs[2 * r + 1];
+		*--p = pairs[2 * r];
+	}
+	if (v >= 10) {
+		*--p = pairs[2 * v + 1];
+		*--p = pairs[2 * v];
+	} else {
+		*--p = (char)('0' + v);
+	}
+	return n;
+}
+
+size_t fmt_hex(char *buf, uint64_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t n = v ? (size_t)(67 - __builtin_clzll(v)) / 4 : 1;
+	char *p = buf + 2 + n;
+
+	buf[0] = '0';
+	buf[1] = 'x';
+	do {
+		*--p = digits[v & 15];
+		v >>= 4;
+	} while (v);
+	return n + 2;
+}
+
+size_t fmt_fixed(char *buf, double v, int decimals)
+{
+	static const double pow10[] = { 1, 10, 100, 1000, 10000, 100000, 1000000 };
+	size_t n = 0;
+	uint64_t scaled, scale, whole, frac;
+
+	if (decimals < 0)
+		decimals = 0;
+	if (decimals > 6)
+		decimals = 6;
+	if (!isfinite(v))
+		v = 0;
+	if (v < 0) {
+		buf[n++] = '-';
+		v = -v;
+	}
+	if (v >= 1e15)		/* beyond any count pmscan prints */
+		v = 1e15;
+	scale = (uint64_t)pow10[decimals];
+	scaled = (uint64_t)(v * (double)scale + 0.5);
+	whole = scaled / scale;
+	frac = scaled % scale;
+	n += fmt_u64(buf + n, whole);
+	if (decimals) {
+		buf[n++] = '.';
+		for (int i = decimals - 1; i >= 0; i--) {
+			buf[n + (size_t)i] = (char)('0' + frac % 10);
+			frac /= 10;
+		}
+		n += (size_t)decimals;
+	}
+	return n;
+}
+
+void ob_u64(struct obuf *o, uint64_t v)
+{
+	ob_room(o, 24);
+	o->len += fmt_u64(o->p + o->len, v);
+}
+
+void ob_hex(struct obuf *o, uint64_t v)
+{
+	ob_room(o, 24);
+	o->len += fmt_hex(o->p + o->len, v);
+}
+
+void ob_fixed(struct obuf *o, double v, int decimals)
+{
+	ob_room(o, 32);
+	o->len += fmt_fixed(o->p + o->len, v, decimals);
+}
+
+/* ---- escaping --------------------------------------------------------- */
+
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;	/* no surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* A C1 control (U+0080-U+009F), encoded as C2 80..C2 9F. */
+static bool is_c1(const unsigned char *s, size_t len)
+{
+	return len == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+}
+
+static void put_xhh(struct obuf *o, unsigned char c)
+{
+	static const char digits[] = "0123456789abcdef";
+	char e[4] = { '\\', 'x', digits[c >> 4], digits[c & 15] };
+
+	ob_write(o, e, 4);
+}
+
+void esc_text(struct obuf *o, const char *str, size_t n, bool raw)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t run = i;
+		/* the common case: printable ASCII, copied in one go */
+		while (run < n && s[run] > ' ' && s[run] < 0x7f && s[run] != '\\')
+			run++;
+		if (run < n && s[run] == ' ' && !raw) {
+			run++;
+			while (run < n && s[run] >= ' ' && s[run] < 0x7f && s[run] != '\\')
+				run++;
+		}
+		if (run > i) {
+			ob_write(o, str + i, run - i);
+			i = run;
+			continue;
+		}
+		if (s[i] >= 0x80) {
+			size_t len = utf8_len(s + i, n - i);
+			if (len && !is_c1(s + i, len)) {
+				ob_write(o, str + i, len);
+				i += len;
+				continue;
+			}
+			if (len) {	/* C1: both bytes escaped */
+				put_xhh(o, s[i]);
+				put_xhh(o, s[i + 1]);
+				i += 2;
+				continue;
+			}
+		}
+		put_xhh(o, s[i]);
+		i++;
+	}
+}
+
+void esc_json(struct obuf *o, const char *str, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	ob_putc(o, '"');
+	while (i < n) {
+		size_t run = i;
+		while (run < n && s[run] >= ' ' && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			ob_write(o, str + i, run - i);
+			i = run;
+			continue;
+		}
+		unsigned c = s[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			ob_write(o, e, 2);
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t len = utf8_len(s + i, n - i);
+			if (len && !is_c1(s + i, len)) {
+				ob_write(o, str + i, len);
+				i += len;
+				continue;
+			}
+			if (!len) {
+				ob_write(o, "\xef\xbf\xbd", 3);	/* U+FFFD */
+				i++;
+				continue;
+			}
+			c = s[i + 1];	/* C1: U+0080-U+009F */
+			i += 2;
+		} else {
+			i++;
+		}
+		switch (c) {
+		case '\n': ob_write(o, "\\n", 2); break;
+		case '\t': ob_write(o, "\\t", 2); break;
+		case '\r': ob_write(o, "\\r", 2); break;
+		default: {
+			char e[6] = { '\\', 'u', '0', '0', digits[c >> 4], digits[c & 15] };
+			ob_write(o, e, 6);
+		}
+		}
+	}
+	ob_putc(o, '"');
+}
+
+void esc_om(struct obuf *o, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	ob_putc(o, '"');
+	while (i < n) {
+		size_t run = i;
+		while (run < n && s[run] >= ' ' && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			ob_write(o, str + i, run - i);
+			i = run;
+			continue;
+		}
+		if (s[i] == '"' || s[i] == '\\') {
+			char e[2] = { '\\', (char)s[i] };
+			ob_write(o, e, 2);
+			i++;
+		} else if (s[i] == '\n') {
+			ob_write(o, "\\n", 2);
+			i++;
+		} else {
+			size_t len = s[i] >= 0x80 ? utf8_len(s + i, n - i) : 0;
+			if (len && !is_c1(s + i, len)) {
+				ob_write(o, str + i, len);
+				i += len;
+			} else {
+				/* invalid byte, C0, DEL or C1: no escape for it exists */
+				ob_write(o, "\xef\xbf\xbd", 3);	/* U+FFFD */
+				i += len ? len : 1;
+			}
+		}
+	}
+	ob_putc(o, '"');
+}
+
+size_t text_width(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
+char *str_escape(enum out_format fmt, const char *s, size_t *len)
+{
+	struct obuf o = { .f = NULL };
+	size_t n = strlen(s);
+
+	/* Big enough for any escape: \xHH or \u00XX per byte. */
+	o.cap = n * 6 + 3;
+	o.p = malloc(o.cap + 1);
+	if (!o.p)
+		return NULL;
+	if (fmt == FMT_JSON)
+		esc_json(&o, s, n);
+	else
+		esc_text(&o, s, n, fmt == FMT_RAW);
+	o.p[o.len] = '\0';
+	*len = o.len;
+	return o.p;
+}
+
+/* ---- columns and rows --------------------------------------------------- */
+
+static int find_column(const struct column *cols, size_t ncols, const char *name, size_t len)
+{
+	for (size_t i = 0; i < ncols; i++)
+		if (strlen(cols[i].name) == len && !strncasecmp(cols[i].name, name, len))
+			return (int)i;
+	return -1;
+}
+
+bool table_has(const struct table *t, int col)
+{
+	for (size_t i = 0; i < t->nsel; i++)
+		if (t->sel[i] == col)
+			return true;
+	return false;
+}
+
+void table_add(struct table *t, int col)
+{
+	if (!table_has(t, col) && t->nsel < TABLE_MAX_COLS)
+		t->sel[t->nsel++] = col;
+}
+
+int table_select(struct table *t, const struct column *cols, size_t ncols, const char *spec,
+		 const char **bad, size_t *badlen)
+{
+	bool append = spec && spec[0] == '+';
+
+	t->cols = cols;
+	t->ncols = ncols;
+	t->nsel = 0;
+	if (!spec || !spec[0] || append)
+		for (size_t i = 0; i < ncols; i++)
+			if (cols[i].flags & COL_DEFAULT)
+				table_add(t, (int)i);
+	if (!spec || !spec[0])
+		return 0;
+	for (const char *p = spec + append;;) {
+		size_t len = strcspn(p, ",");
+		int c = find_column(cols, ncols, p, len);
+		if (c < 0) {
+			*bad = p;
+			*badlen = len;
+			return -1;
+		}
+		table_add(t, c);
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	return 0;
+}
+
+int terminal_width(void)
+{
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+	uint64_t v;
+
+	if (env && !parse_u64(env, &v) && v > 0 && v < 100000)
+		return (int)v;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 0;
+}
+
+void table_start(struct table *t, struct obuf *ob, enum out_format fmt, bool tty, bool bytes,
+		 bool noheadings)
+{
+	int used = 0, trunc = -1;
+
+	t->ob = ob;
+	t->fmt = fmt;
+	t->tty = tty;
+	t->bytes = bytes;
+	t->noheadings = noheadings;
+	t->rows = 0;
+	t->size_len = 0;
+	t->trunc_width = 0;
+	for (size_t i = 0; i < t->nsel; i++) {
+		const struct column *c = &t->cols[t->sel[i]];
+		int w = (int)strlen(c->name);
+		t->width[i] = fmt == FMT_TEXT && c->width > w ? c->width : w;
+		if ((c->flags & COL_TRUNC) && trunc < 0)
+			trunc = (int)i;
+		else
+			used += t->width[i] + 1;
+		/* the first key follows '{', the others a comma */
+		t->keylen[i] = (size_t)snprintf(t->key[i], sizeof(t->key[i]), "%s\"%s\":", i ? "," : "",
+						c->key);
+		if (t->keylen[i] >= sizeof(t->key[i]))
+			t->keylen[i] = sizeof(t->key[i]) - 1;
+	}
+	t->termwidth = fmt == FMT_TEXT && tty ? terminal_width() : 0;
+	if (t->termwidth && trunc >= 0) {
+		int room = t->termwidth - used;
+		int min = t->width[trunc] > 8 ? t->width[trunc] : 8;
+		t->trunc_width = room >= min ? room : min;
+	}
+}
+
+void table_header(struct table *t)
+{
+	struct obuf *o = t->ob;
+
+	if (t->fmt == FMT_JSON || t->noheadings)
+		return;
+	for (size_t i = 0; i < t->nsel; i++) {
+		const struct column *c = &t->cols[t->sel[i]];
+		bool last = i + 1 == t->nsel;
+		int pad = t->fmt == FMT_TEXT && !last ? t->width[i] - (int)strlen(c->name) : 0;
+		if (c->flags & COL_RIGHT)
+			ob_spaces(o, pad);
+		ob_puts(o, c->name);
+		if (!(c->flags & COL_RIGHT))
+			ob_spaces(o, pad);
+		if (!last)
+			ob_putc(o, ' ');
+	}
+	ob_putc(o, '\n');
+}
+
+static void size_text(struct table *t, uint64_t bytes, const char **s, size_t *n)
+{
+	if (!t->size_len || bytes != t->size_bytes) {
+		format_size(bytes, t->size_text, sizeof(t->size_text));
+		t->size_len = strlen(t->size_text);
+		t->size_bytes = bytes;
+	}
+	*s = t->size_text;
+	*n = t->size_len;
+}
+
+/* One cell in text form, appended to the buffer. */
+static void text_cell(struct table *t, const struct cell *c)
+{
+	struct obuf *o = t->ob;
+	const char *s;
+	size_t n;
+
+	switch (c->kind) {
+	case CELL_NONE:
+		ob_putc(o, '-');
+		break;
+	case CELL_U64:
+		ob_u64(o, c->u);
+		break;
+	case CELL_HEX:
+		ob_hex(o, c->u);
+		break;
+	case CELL_SIZE:
+		if (t->bytes) {
+			ob_u64(o, c->u);
+		} else {
+			size_text(t, c->u, &s, &n);
+			ob_write(o, s, n);
+		}
+		break;
+	case CELL_STR:
+		if (c->s[0])
+			esc_text(o, c->s, strlen(c->s), t->fmt == FMT_RAW);
+		else
+			ob_putc(o, '-');
+		break;
+	case CELL_ESC:
+		ob_write(o, c->s, c->len);
+		break;
+	case CELL_BOOL:
+		ob_puts(o, c->u ? "yes" : "no");
+		break;
+	case CELL_FIXED:
+		ob_fixed(o, c->d, c->prec);
+		break;
+	case CELL_RAWJSON:
+		ob_write(o, c->text, c->text_len);
+		break;
+	}
+}
+
+static void json_cell(struct table *t, const struct cell *c)
+{
+	struct obuf *o = t->ob;
+
+	switch (c->kind) {
+	case CELL_NONE:
+		ob_write(o, "null", 4);
+		break;
+	case CELL_U64:
+	case CELL_SIZE:
+		ob_u64(o, c->u);
+		break;
+	case CELL_HEX:
+		ob_putc(o, '"');
+		ob_hex(o, c->u);
+		ob_putc(o, '"');
+		break;
+	case CELL_STR:
+		esc_json(o, c->s, strlen(c->s));
+		break;
+	case CELL_ESC:
+	case CELL_RAWJSON:
+		ob_write(o, c->s, c->len);
+		break;
+	case CELL_BOOL:
+		if (c->u)
+			ob_write(o, "true", 4);
+		else
+			ob_write(o, "false", 5);
+		break;
+	case CELL_FIXED:
+		ob_fixed(o, c->d, c->prec);
+		break;
+	}
+}
+
+void table_measure(struct table *t, const struct cell *cells)
+{
+	struct obuf *real = t->ob, tmp = { .f = NULL };
+
+	if (t->fmt != FMT_TEXT)
+		return;
+	tmp.cap = 16384;
+	tmp.p = malloc(tmp.cap);
+	if (!tmp.p)
+		return;
+	t->ob = &tmp;
+	for (size_t i = 0; i < t->nsel; i++) {
+		const struct cell *v = &cells[t->sel[i]];
+		if (v->kind == CELL_STR && strlen(v->s) * 4 + 8 > tmp.cap)
+			continue;
+		tmp.len = 0;
+		text_cell(t, v);
+		int w = (int)text_width(tmp.p, tmp.len);
+		if (w > t->width[i])
+			t->width[i] = w;
+	}
+	t->ob = real;
+	free(tmp.p);
+	/* the cut column gets what the others leave */
+	if (t->termwidth) {
+		int used = 0, trunc = -1;
+		for (size_t i = 0; i < t->nsel; i++) {
+			if ((t->cols[t->sel[i]].flags & COL_TRUNC) && trunc < 0)
+				trunc = (int)i;
+			else
+				used += t->width[i] + 1;
+		}
+		if (trunc >= 0) {
+			int room = t->termwidth - used;
+			int min = (int)strlen(t->cols[t->sel[trunc]].name);
+			t->trunc_width = room >= (min > 8 ? min : 8) ? room : (min > 8 ? min : 8);
+			if (t->width[trunc] > t->trunc_width)
+				t->width[trunc] = t->trunc_width;
+		}
+	}
+}
+
+/* Cut the text written since mark to width display columns, ending "…". */
+static void cut(struct obuf *o, size_t mark, int width)
+{
+	size_t cols = 0, i;
+
+	for (i = mark; i < o->len; i++)
+		if (((unsigned char)o->p[i] & 0xc0) != 0x80 && ++cols == (size_t)width)
+			break;
+	/* i: the start of the last column's character: replace from there */
+	o->len = i;
+	ob_write(o, "\xe2\x80\xa6", 3);
+}
+
+/* A cell whose text form is short and ASCII, formatted into buf; its length,
+   or 0 for the other kinds. */
+static size_t short_cell(struct table *t, const struct cell *c, char *buf)
+{
+	switch (c->kind) {
+	case CELL_NONE:
+		buf[0] = '-';
+		return 1;
+	case CELL_U64:
+		return fmt_u64(buf, c->u);
+	case CELL_HEX:
+		return fmt_hex(buf, c->u);
+	case CELL_SIZE:
+		if (t->bytes)
+			return fmt_u64(buf, c->u);
+		if (!t->size_len || c->u != t->size_bytes) {
+			format_size(c->u, t->size_text, sizeof(t->size_text));
+			t->size_len = strlen(t->size_text);
+			t->size_bytes = c->u;
+		}
+		memcpy(buf, t->size_text, t->size_len);
+		return t->size_len;
+	case CELL_BOOL:
+		memcpy(buf, c->u ? "yes" : "no", 3);
+		return c->u ? 3 : 2;
+	case CELL_FIXED:
+		return fmt_fixed(buf, c->d, c->prec);
+	default:
+		return 0;
+	}
+}
+
+void table_row(struct table *t, const struct cell *cells)
+{
+	struct obuf *o = t->ob;
+
+	if (t->fmt == FMT_JSON) {
+		ob_room(o, 4);
+		if (t->lines)
+			o->p[o->len++] = '{';
+		else
+			ob_write(o, t->rows ? ",\n{" : "\n{", t->rows ? 3 : 2);
+		for (size_t i = 0; i < t->nsel; i++) {
+			ob_write(o, t->key[i], t->keylen[i]);
+			json_cell(t, &cells[t->sel[i]]);
+		}
+		ob_room(o, 2);
+		o->p[o->len++] = '}';
+		if (t->lines)
+			o->p[o->len++] = '\n';
+		t->rows++;
+		return;
+	}
+	for (size_t i = 0; i < t->nsel; i++) {
+		const struct column *c = &t->cols[t->sel[i]];
+		const struct cell *v = &cells[t->sel[i]];
+		bool last = i + 1 == t->nsel;
+		bool pad = t->fmt == FMT_TEXT && !last;
+		char buf[48];
+		size_t n = short_cell(t, v, buf);
+
+		if (n) {
+			/* short ASCII: its width is its length */
+			size_t gap = pad && n < (size_t)t->width[i] ? (size_t)t->width[i] - n : 0;
+			ob_room(o, n + gap + 1);
+			if (gap && (c->flags & COL_RIGHT)) {
+				memset(o->p + o->len, ' ', gap);
+				o->len += gap;
+				gap = 0;
+			}
+			memcpy(o->p + o->len, buf, n);
+			o->len += n;
+			if (gap) {
+				memset(o->p + o->len, ' ', gap);
+				o->len += gap;
+			}
+			o->p[o->len++] = last ? '\n' : ' ';
+			continue;
+		}
+		size_t need = v->kind == CELL_STR ? strlen(v->s) * 4 + 8 :
+			      v->kind == CELL_ESC ? v->len + 8 : v->text_len + 8;
+		size_t mark;
+		bool cut_it = (c->flags & COL_TRUNC) && t->trunc_width;
+
+		/* The whole cell and its padding fit in the buffer: aligned in place. */
+		ob_room(o, need + (size_t)t->width[i] + 4);
+		mark = o->len;
+		text_cell(t, v);
+		if (o->len >= mark && t->fmt == FMT_TEXT && (pad || cut_it)) {
+			size_t w = text_width(o->p + mark, o->len - mark);
+			if (cut_it && w > (size_t)t->trunc_width) {
+				cut(o, mark, t->trunc_width);
+				w = (size_t)t->trunc_width;
+			}
+			if (pad && w < (size_t)t->width[i]) {
+				size_t gap = (size_t)t->width[i] - w;
+				if (c->flags & COL_RIGHT) {
+					memmove(o->p + mark + gap, o->p + mark, o->len - mark);
+					memset(o->p + mark, ' ', gap);
+				} else {
+					memset(o->p + o->len, ' ', gap);
+				}
+				o->len += gap;
+			}
+		}
+		ob_putc(o, last ? '\n' : ' ');
+	}
+}
+
+void table_json_open(struct table *t, const char *key)
+{
+	ob_putc(t->ob, '"');
+	ob_puts(t->ob, key);
+	ob_write(t->ob, "\":[", 3);
+	t->rows = 0;
+}
+
+void table_json_close(struct table *t)
+{
+	if (t->rows)
+		ob_putc(t->ob, '\n');
+	ob_putc(t->ob, ']');
+}
+
+static const struct column list_cols[] = {
+	{ "NAME", "name", "string", 10, COL_DEFAULT, "the column's name, for -o" },
+	{ "KEY", "key", "string", 0, 0, "its key in JSON output" },
+	{ "TYPE", "type", "string", 0, 0, "its JSON type" },
+	{ "DEFAULT", "default", "boolean", 0, 0, "shown without -o" },
+	{ "DESCRIPTION", "description", "string", 0, COL_DEFAULT | COL_TRUNC, "what it holds" },
+};
+
+void table_list_columns(const struct column *cols, size_t ncols, struct obuf *ob, bool json,
+			bool raw, bool noheadings)
+{
+	struct table t = { 0 };
+	struct cell cells[5] = { { .kind = CELL_STR }, { .kind = CELL_STR }, { .kind = CELL_STR },
+				 { .kind = CELL_BOOL }, { .kind = CELL_STR } };
+	const char *bad;
+	size_t badlen;
+
+	table_select(&t, list_cols, 5, json ? "name,key,type,default,description" : NULL, &bad,
+		     &badlen);
+	table_start(&t, ob, json ? FMT_JSON : raw ? FMT_RAW : FMT_TEXT, isatty(STDOUT_FILENO),
+		    false, noheadings);
+	if (json) {
+		ob_putc(ob, '{');
+		table_json_open(&t, "columns");
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			table_header(&t);
+		for (size_t i = 0; i < ncols; i++) {
+			cells[0].s = cols[i].name;
+			cells[1].s = cols[i].key;
+			cells[2].s = cols[i].type;
+			cells[3].u = !!(cols[i].flags & COL_DEFAULT);
+			cells[4].s = cols[i].help;
+			if (pass)
+				table_row(&t, cells);
+			else
+				table_measure(&t, cells);
+		}
+	}
+	if (json) {
+		table_json_close(&t);
+		ob_write(ob, "}\n", 2);
+	}
+}

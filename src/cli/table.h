@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The output layer: one table of columns per kind of row, and one writer
+ * per format (aligned text, raw text, JSON), streamed row by row into a
+ * large buffer. Every mode (scan, --summary, --watch, --list-categories,
+ * --list-columns) prints through it, so escaping, sizes, headers and JSON
+ * keys follow one set of rules.
+ */
+#ifndef PMSCAN_TABLE_H
+#define PMSCAN_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- the output buffer ------------------------------------------------ */
+
+/* Rows are written into one large buffer, handed to stdio in big blocks. */
+struct obuf {
+	char *p;
+	size_t len, cap;
+	FILE *f;
+};
+
+void ob_init(struct obuf *o, FILE *f);
+void ob_flush(struct obuf *o);
+void ob_free(struct obuf *o);
+
+static inline void ob_room(struct obuf *o, size_t n)
+{
+	if (o->len + n > o->cap)
+		ob_flush(o);
+}
+
+void ob_write_slow(struct obuf *o, const char *s, size_t n);
+
+static inline void ob_write(struct obuf *o, const char *s, size_t n)
+{
+	if (__builtin_expect(o->len + n > o->cap, 0)) {
+		ob_write_slow(o, s, n);
+		return;
+	}
+	__builtin_memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static inline void ob_putc(struct obuf *o, char c)
+{
+	ob_room(o, 1);
+	o->p[o->len++] = c;
+}
+
+static inline void ob_puts(struct obuf *o, const char *s)
+{
+	ob_write(o, s, __builtin_strlen(s));
+}
+
+void ob_spaces(struct obuf *o, int n);
+void ob_u64(struct obuf *o, uint64_t v);
+void ob_hex(struct obuf *o, uint64_t v);		/* "0x1f000" */
+void ob_fixed(struct obuf *o, double v, int decimals);	/* "1.250"; no locale */
+
+/* Number formatting into a buffer; return the length. */
+size_t fmt_u64(char *buf, uint64_t v);			/* at least 21 bytes */
+size_t fmt_hex(char *buf, uint64_t v);			/* at least 19 bytes */
+size_t fmt_fixed(char *buf, double v, int decimals);	/* at least 32 bytes */
+
+/* ---- escaping --------------------------------------------------------- */
+
+/*
+ * Text: bytes that are not printable are written as \xHH: C0 controls, DEL,
+ * the C1 controls (U+0080-U+009F, which some terminals obey), bytes that are
+ * not valid UTF-8, and the backslash itself; raw text escapes the space too,
+ * so a field never holds one. Valid printable UTF-8 passes unchanged.
+ */
+void esc_text(struct obuf *o, const char *s, size_t n, bool raw);
+/*
+ * JSON: a quoted string literal; controls (C0, DEL, C1) as \u00XX, and every
+ * byte that is not part of valid UTF-8 as U+FFFD, so the document is always
+ * valid UTF-8.
+ */
+void esc_json(struct obuf *o, const char *s, size_t n);
+/*
+ * OpenMetrics: a quoted label value; backslash, double quote and newline as
+ * \\, \" and \n, the format's only escapes. Every byte that is not part of
+ * valid UTF-8, and every other control (C0, DEL, C1: a terminal showing the
+ * exposition would obey them, and the format cannot escape them), becomes
+ * U+FFFD, so the exposition is always valid UTF-8 and safe to show. Distinct
+ * names can thus give one value: callers merge such series.
+ */
+void esc_om(struct obuf *o, const char *s, size_t n);
+/* Display columns of already escaped text (one per UTF-8 character). */
+size_t text_width(const char *s, size_t n);
+
+/* ---- columns ------------------------------------------------------------ */
+
+enum cell_kind {
+	CELL_NONE,	/* no value: "-" in text, null in JSON */
+	CELL_U64,
+	CELL_HEX,	/* an address: "0x..." in text and JSON (a string) */
+	CELL_SIZE,	/* bytes: human ("4K", or bytes with -b) in text, a number in JSON */
+	CELL_STR,	/* a string to escape */
+	CELL_ESC,	/* a string already escaped for the writer's format (str_escape) */
+	CELL_BOOL,	/* "yes"/"no" in text, true/false in JSON */
+	CELL_FIXED,	/* a decimal with prec digits after the point */
+	CELL_RAWJSON,	/* JSON: written as is (an array); text: s as is */
+};
+
+struct cell {
+	enum cell_kind kind;
+	int prec;
+	uint64_t u;
+	double d;
+	const char *s;
+	size_t len;		/* CELL_ESC, CELL_RAWJSON: length of s */
+	const char *text;	/* CELL_RAWJSON: the text form */
+	size_t text_len;
+};
+
+enum {
+	COL_RIGHT = 1,		/* right-aligned (numbers) */
+	COL_TRUNC = 2,		/* may be cut to fit a terminal's width */
+	COL_DEFAULT = 4,	/* in the default column list */
+};
+
+struct column {
+	const char *name;	/* upper case: header and -o name */
+	const char *key;	/* JSON key */
+	const char *type;	/* JSON type, for --list-columns and the docs */
+	int width;		/* minimum text width */
+	unsigned flags;
+	const char *help;
+};
+
+#define TABLE_MAX_COLS 48
+
+enum out_format { FMT_TEXT, FMT_RAW, FMT_JSON };
+
+struct table {
+	const struct column *cols;
+	size_t ncols;
+	int sel[TABLE_MAX_COLS];	/* selected column indexes, in output order */
+	size_t nsel;
+	/* the writer */
+	struct obuf *ob;
+	enum out_format fmt;
+	bool bytes;		/* sizes in bytes */
+	bool noheadings;
+	bool tty;		/* cut the COL_TRUNC column to the terminal's width */
+	int termwidth;
+	int width[TABLE_MAX_COLS];
+	char key[TABLE_MAX_COLS][40];	/* JSON: ,"key": for each selected column */
+	size_t keylen[TABLE_MAX_COLS];
+	int trunc_width;	/* for the COL_TRUNC column on a terminal, or 0 */
+	size_t rows;		/* JSON: rows written so far in this array */
+	bool lines;		/* JSON: each row a document on its own line */
+	/* cache of the last human size */
+	uint64_t size_bytes;
+	char size_text[24];
+	size_t size_len;
+};
+
+/*
+ * Select the columns: spec NULL or "" for the defaults, "A,B" for exactly
+ * those, "+A,B" for the defaults and those (names case-insensitive). extra
+ * (may be NULL) names columns added after the selection when absent (JSON
+ * keys a shape always carries). Returns 0, or -1 with *bad pointing to the
+ * unknown name and *badlen its length.
+ */
+int table_select(struct table *t, const struct column *cols, size_t ncols, const char *spec,
+		 const char **bad, size_t *badlen);
+bool table_has(const struct table *t, int col);
+void table_add(struct table *t, int col);
+
+/* Set the writer; computes widths (terminal width when tty). */
+void table_start(struct table *t, struct obuf *ob, enum out_format fmt, bool tty, bool bytes,
+		 bool noheadings);
+/* Text: widen the columns to fit this row (tables held whole: call for
+   every row before the header). */
+void table_measure(struct table *t, const struct cell *cells);
+/* Text: the header line (unless noheadings). JSON: nothing. */
+void table_header(struct table *t);
+/* One row; cells indexed by column index (all columns of the table). */
+void table_row(struct table *t, const struct cell *cells);
+/* JSON: start an array of row objects ("key":[ ) and end it. */
+void table_json_open(struct table *t, const char *key);
+void table_json_close(struct table *t);
+
+/* A string escaped once for fmt, for a CELL_ESC cell used on many rows.
+   Returns a malloc'd string (its length in *len), or NULL. */
+char *str_escape(enum out_format fmt, const char *s, size_t *len);
+
+/* Column help lines for --list-columns, or a JSON document. */
+void table_list_columns(const struct column *cols, size_t ncols, struct obuf *ob, bool json,
+			bool raw, bool noheadings);
+
+/* Terminal width of stdout (COLUMNS, then the tty), or 0. */
+int terminal_width(void);
+
+#endif
