@@ -2,7 +2,7 @@
 /*
  * Command-line options (glibc argp) into struct options.
  */
-#include "cli.h"
+#include "out.h"
 
 #include <argp.h>
 #include <err.h>
@@ -472,13 +472,56 @@ static void read_cgroup(struct options *o)
 		errx(EXIT_SCAN_FAILED, "cgroup '%s' has no processes", o->cgroup);
 }
 
+/* The column names of a table, from the table itself, into f. */
+static void column_names(FILE *f, const char *title, const struct column *cols, size_t n)
+{
+	fprintf(f, "\n%s:", title);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%s%s", i % 8 ? " " : "\n  ", cols[i].name,
+			cols[i].flags & COL_DEFAULT ? "*" : "");
+	fputc('\n', f);
+}
+
+/* --help ends with the columns each mode has (defaults starred): the same
+   tables --list-columns and the output use. */
+static char *help_filter(int key, const char *text, void *input)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	size_t n;
+	const struct column *cols;
+	FILE *f;
+
+	(void)input;
+	if (key != ARGP_KEY_HELP_POST_DOC || !text)
+		return (char *)text;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return (char *)text;
+	fputs(text, f);
+	fputs("\n\nColumns for -o (* shown by default; --list-columns describes them):", f);
+	cols = scan_columns(MODE_REGIONS, 0, &n);
+	column_names(f, "regions", cols, n);
+	cols = scan_columns(MODE_SUMMARY, PMSCAN_WRITTEN, &n);
+	column_names(f, "--summary (category columns: those reported)", cols, n);
+	cols = watch_columns(&n);
+	column_names(f, "--watch", cols, n);
+	if (fclose(f) != 0) {
+		free(buf);
+		return (char *)text;
+	}
+	if (len && buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	return buf;
+}
+
 void parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct argp argp = {
 		option_table, parse_opt_final,
 		"-p PID[,PID...] [SELECTION] [OPTION...]\n--cgroup=DIR [SELECTION] [OPTION...]\n--watch[=SECONDS] -p PID [OPTION...]\n"
 		"--watch[=SECONDS] [OPTION...] -- COMMAND [ARG...]", doc,
-		NULL, NULL, NULL,
+		NULL, help_filter, NULL,
 	};
 	struct parse_state ps = { .o = o, .page_size = (uint64_t)sysconf(_SC_PAGESIZE) };
 
