@@ -423,7 +423,7 @@ static int arm_failed(const struct options *o, struct pmscan_target *t, const ch
 
 static int arm(const struct options *o, struct pmscan_target *t)
 {
-	struct pmscan_arm_stats st;
+	struct pmscan_arm_stats st = { .size = sizeof(st) };
 	char size[16];
 	int r;
 
@@ -570,7 +570,7 @@ static void soft_dirty_notes(const struct options *o, char *note, size_t len)
 static int scan(const struct options *o, struct pmscan_target *t)
 {
 	struct pmscan_scan *s = pmscan_scan_new(t);
-	struct pmscan_scan_stats st;
+	struct pmscan_scan_stats st = { .size = sizeof(st) };
 	pmscan_mapping_fn on_mapping;
 	pmscan_region_fn on_region;
 	void *arg;

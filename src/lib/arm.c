@@ -474,8 +474,19 @@ undo:
 	return r;
 }
 
-PMSCAN_EXPORT int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
-			     pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st)
+/* A caller's stats struct the library cannot fill: EINVAL, nothing done. */
+static int stats_refused(struct pmscan_target *t, const struct pmscan_arm_stats *st)
+{
+	fail(t, EINVAL, "struct pmscan_arm_stats: size %zu is less than the %zu bytes of its first "
+	     "version (set st->size = sizeof(*st))", st->size, (size_t)ARM_STATS_V1_SIZE);
+	errno = EINVAL;
+	return -1;
+}
+
+/* pmscan_arm and pmscan_rearm, filling a whole struct of the library's own
+   (their callers copy out what fits in the caller's, pmscan.h). */
+static int arm_call(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
+		    pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st)
 {
 	sigset_t saved;
 	int r;
@@ -512,6 +523,19 @@ PMSCAN_EXPORT int pmscan_arm(struct pmscan_target *t, const struct pmscan_range 
 		errno = -r;
 		return -1;
 	}
+	return r;
+}
+
+PMSCAN_EXPORT int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
+			     pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st)
+{
+	struct pmscan_arm_stats all = { .size = sizeof(all) };
+	int r;
+
+	if (arm_stats_check(st) < 0)
+		return stats_refused(t, st);
+	r = arm_call(t, ranges, nranges, on_skip, arg, st ? &all : NULL);
+	arm_stats_put(st, &all);
 	return r;
 }
 
@@ -564,9 +588,9 @@ PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
 	return r;
 }
 
-PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
-			       unsigned flags, pmscan_region_fn on_written, void *arg,
-			       struct pmscan_arm_stats *st)
+static int rearm_call(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
+		      unsigned flags, pmscan_region_fn on_written, void *arg,
+		      struct pmscan_arm_stats *st)
 {
 	int fd, uffd, r;
 
@@ -676,4 +700,18 @@ PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_rang
 		return -1;
 	}
 	return 1;
+}
+
+PMSCAN_EXPORT int pmscan_rearm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
+			       unsigned flags, pmscan_region_fn on_written, void *arg,
+			       struct pmscan_arm_stats *st)
+{
+	struct pmscan_arm_stats all = { .size = sizeof(all) };
+	int r;
+
+	if (arm_stats_check(st) < 0)
+		return stats_refused(t, st);
+	r = rearm_call(t, ranges, nranges, flags, on_written, arg, st ? &all : NULL);
+	arm_stats_put(st, &all);
+	return r;
 }

@@ -150,6 +150,20 @@ bool probe_uffd_wp_async(const char **why);
 int soft_dirty_arm(struct pmscan_target *t, size_t nranges, struct pmscan_arm_stats *st);
 int soft_dirty_reset(struct pmscan_target *t);
 
+/* stats.c: the statistics structs' size rule (pmscan.h). The first
+   version of each struct ends at its reserved member; these sizes never
+   change when fields are appended. */
+#define SCAN_STATS_V1_SIZE (offsetof(struct pmscan_scan_stats, reserved) + sizeof(uint32_t))
+#define ARM_STATS_V1_SIZE (offsetof(struct pmscan_arm_stats, reserved) + sizeof(uint32_t))
+/* Copy into the caller's *dst the fields that fit in dst->size: 0, or
+   -EINVAL (nothing written) for a NULL dst or a size below the first
+   version's. */
+int scan_stats_put(struct pmscan_scan_stats *dst, const struct pmscan_scan_stats *src);
+/* 0 when st is NULL or its size is acceptable, else -EINVAL. */
+int arm_stats_check(const struct pmscan_arm_stats *st);
+/* Copy into the caller's *dst (checked, may be NULL) the fields that fit. */
+void arm_stats_put(struct pmscan_arm_stats *dst, const struct pmscan_arm_stats *src);
+
 /* target.c: record what failed in t->err; returns -err */
 int target_fail(struct pmscan_target *t, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

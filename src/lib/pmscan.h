@@ -264,8 +264,27 @@ void pmscan_scan_set_callbacks(struct pmscan_scan *s, pmscan_mapping_fn on_mappi
  */
 int pmscan_scan_run(struct pmscan_scan *s);
 
+/*
+ * Statistics structs (struct pmscan_scan_stats, struct pmscan_arm_stats)
+ * can grow without breaking programs built against an older pmscan.h: new
+ * fields are only ever appended. The caller sets the first member, size, to
+ * the size of its struct before the call:
+ *
+ *	struct pmscan_scan_stats st = { .size = sizeof(st) };
+ *
+ * The library writes exactly the fields it knows that fit whole in size
+ * bytes (offsetof(field) + sizeof(field) <= size), never size or reserved,
+ * and no byte at or past size: a field newer than the library (a program
+ * built against a later pmscan.h, run with an older libpmscan) keeps the
+ * value the caller put in it, so a caller that needs to tell "not filled"
+ * apart presets such a field to a value it can recognise. A size
+ * smaller than the first version of the struct (the fields below, through
+ * reserved) fails with EINVAL, and nothing is written or done.
+ */
+
 /* Totals of the last run (also after a failed one: what was done so far). */
 struct pmscan_scan_stats {
+	size_t size;		/* set by the caller: sizeof(struct pmscan_scan_stats) */
 	uint64_t pages;		/* pages in the regions reported */
 	uint64_t regions;	/* merged regions reported */
 	uint64_t mappings;	/* mappings scanned */
@@ -273,8 +292,14 @@ struct pmscan_scan_stats {
 	uint64_t untracked_pages; /* size of those mappings, in pages */
 	uint64_t ioctls;	/* PAGEMAP_SCAN calls made */
 	int budget_reached;	/* stopped because max_pages was reached */
+	uint32_t reserved;	/* explicit padding (no hidden bytes at the end, so
+				   each field appended later makes the struct
+				   larger); never written by the library */
 };
-void pmscan_scan_get_stats(const struct pmscan_scan *s, struct pmscan_scan_stats *st);
+/* Copy the totals of the last run into *st (see the size rule above).
+   Returns 0, or -1 with errno EINVAL when st is NULL or st->size is too
+   small. */
+int pmscan_scan_get_stats(const struct pmscan_scan *s, struct pmscan_scan_stats *st);
 
 /* After pmscan_scan_run failed: the mapping it was working on, or NULL.
    Valid until the next run or pmscan_scan_free. */
@@ -304,11 +329,17 @@ struct pmscan_range {
 /* Why a mapping was not tracked, for each one arming leaves out. */
 typedef void (*pmscan_skip_fn)(const struct pmscan_mapping *m, const char *why, void *arg);
 
+/* What pmscan_arm and pmscan_rearm did; extensible like struct
+   pmscan_scan_stats: set size = sizeof(struct pmscan_arm_stats) first. */
 struct pmscan_arm_stats {
+	size_t size;		/* set by the caller: sizeof(struct pmscan_arm_stats) */
 	uint64_t mappings;	/* mappings registered by this call */
 	uint64_t bytes;		/* their size */
 	uint64_t skipped;	/* mappings that cannot be tracked */
 	int fd;			/* the tracker's fd number in the process */
+	uint32_t reserved;	/* explicit padding (no hidden bytes at the end, so
+				   each field appended later makes the struct
+				   larger); never written by the library */
 };
 
 /* The fd number of the tracker in the process, or -1 with errno ENOENT
@@ -325,10 +356,13 @@ int pmscan_tracker_fd(const struct pmscan_target *t);
  * (a debugger); EPERM or EACCES ptrace not allowed; ESRCH the process
  * exited; ENOTSUP the kernel lacks async write-protect; ENOEXEC not a
  * native 64-bit process. pmscan_target_error() then says which step failed.
- * st (may be NULL) receives counts. With the soft-dirty tracker (see
- * pmscan_target_set_tracker) arming is a reset of the whole process: it
- * returns 1 every time, st->fd is -1, ranges are refused (EINVAL), and
- * EACCES or EPERM mean /proc/PID/clear_refs could not be written.
+ * st (may be NULL) receives counts, also on failure (what was done so far);
+ * an st whose size is too small (see the rule above struct
+ * pmscan_scan_stats) fails with EINVAL before the process is touched. With
+ * the soft-dirty tracker (see pmscan_target_set_tracker) arming is a reset
+ * of the whole process: it returns 1 every time, st->fd is -1, ranges are
+ * refused (EINVAL), and EACCES or EPERM mean /proc/PID/clear_refs could not
+ * be written.
  */
 int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 	       pmscan_skip_fn on_skip, void *arg, struct pmscan_arm_stats *st);
@@ -345,7 +379,8 @@ int pmscan_arm(struct pmscan_target *t, const struct pmscan_range *ranges, size_
  * unprotected, so they read as written until the next reset, and every
  * other page is write-protected; with PMSCAN_REARM_PROTECT all of them are
  * protected at once. Returns 1 done, 0 not armed, -1 on error (errno;
- * pmscan_target_error says which step). With the soft-dirty tracker there
+ * pmscan_target_error says which step). st (may be NULL) receives counts as
+ * with pmscan_arm (EINVAL, nothing done, when its size is too small). With the soft-dirty tracker there
  * is nothing to register (new mappings read written in full until the next
  * reset): returns 1, nothing done.
  */

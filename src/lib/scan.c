@@ -223,9 +223,15 @@ PMSCAN_EXPORT void pmscan_scan_set_callbacks(struct pmscan_scan *s, pmscan_mappi
 	s->arg = arg;
 }
 
-PMSCAN_EXPORT void pmscan_scan_get_stats(const struct pmscan_scan *s, struct pmscan_scan_stats *st)
+PMSCAN_EXPORT int pmscan_scan_get_stats(const struct pmscan_scan *s, struct pmscan_scan_stats *st)
 {
-	*st = s->st;
+	int r = scan_stats_put(st, &s->st);
+
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
 }
 
 PMSCAN_EXPORT const struct pmscan_mapping *pmscan_scan_failed_mapping(const struct pmscan_scan *s)

@@ -79,4 +79,34 @@ else
 	sed 's/^/# /' "$WORK/cc.log" | head
 	ok 1 "pmscan_version() is the package version"
 fi
+
+# The statistics structs as a program built against the installed header
+# uses them (size set first, see pmscan.h): a scan of itself with the read
+# engine (any kernel, any user), and counts that say it scanned something.
+cat >"$WORK/stats.c" <<'END'
+#include <pmscan.h>
+#include <stdio.h>
+int main(void)
+{
+	struct pmscan_target *t = pmscan_target_open(0);
+	struct pmscan_scan *s = t ? pmscan_scan_new(t) : NULL;
+	struct pmscan_scan_stats st = { .size = sizeof(st) };
+	if (!s || pmscan_scan_set_engine(s, PMSCAN_ENGINE_READ) < 0 || pmscan_scan_run(s) < 0 ||
+	    pmscan_scan_get_stats(s, &st) < 0)
+		return 1;
+	printf("%llu %llu\n", (unsigned long long)st.mappings, (unsigned long long)st.pages);
+	pmscan_scan_free(s);
+	pmscan_target_close(t);
+	return 0;
+}
+END
+# shellcheck disable=SC2086
+if ${CC:-cc} ${EXAMPLE_FLAGS:-} -Wall -Wextra -Werror -o "$WORK/stats" "$WORK/stats.c" $flags 2>"$WORK/cc.log"; then
+	read -r maps pages < <(LD_LIBRARY_PATH=$root$libdir "$WORK/stats")
+	check "a program using struct pmscan_scan_stats (size set) builds and gets its counts" \
+		[ "${maps:-0}" -gt 0 -a "${pages:-0}" -gt 0 ]
+else
+	sed 's/^/# /' "$WORK/cc.log" | head
+	ok 1 "a program using struct pmscan_scan_stats (size set) builds and gets its counts"
+fi
 done_testing

@@ -130,7 +130,7 @@ sysroot_setup() {
 }
 
 # The test programs the guest runs (besides pmscan).
-GUEST_PROGRAMS=(tests/helpers/target tests/helpers/rawscan tests/helpers/pagemap tests/lib/test-writewatch tests/lib/test-tracker)
+GUEST_PROGRAMS=(tests/helpers/target tests/helpers/rawscan tests/helpers/pagemap tests/lib/test-writewatch tests/lib/test-tracker tests/lib/test-stats)
 
 arm64_build() {
 	local sr=$KCACHE/sysroot-arm64

@@ -9,17 +9,25 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 
 # The library's tracker API on this kernel (tests/lib/test-tracker: the
-# soft-dirty arm, rearm, disarm and refusals where soft-dirty works).
+# soft-dirty arm, rearm, disarm and refusals where soft-dirty works;
+# tests/lib/test-stats: the stats structs' size rule, through the soft-dirty
+# arm where uffd is missing).
 tracker_api() {
-	local tt=$BUILDDIR/tests/lib/test-tracker
-	if [ ! -x "$tt" ]; then
-		skip "libpmscan tracker API (tests/lib/test-tracker)" "not built in $BUILDDIR"
-		return
-	fi
-	"$tt" >"$WORK/tt" 2>&1
-	local rc=$?
-	sed 's/^/# /' "$WORK/tt"
-	check "libpmscan tracker API (tests/lib/test-tracker)" [ "$rc" -eq 0 ]
+	local tt what
+	for tt in test-tracker test-stats; do
+		case $tt in
+		test-tracker) what="libpmscan tracker API" ;;
+		test-stats) what="libpmscan stats structs" ;;
+		esac
+		if [ ! -x "$BUILDDIR/tests/lib/$tt" ]; then
+			skip "$what (tests/lib/$tt)" "not built in $BUILDDIR"
+			continue
+		fi
+		"$BUILDDIR/tests/lib/$tt" >"$WORK/tt" 2>&1
+		local rc=$?
+		sed 's/^/# /' "$WORK/tt"
+		check "$what (tests/lib/$tt)" [ "$rc" -eq 0 ]
+	done
 }
 
 if kernel_has soft_dirty; then

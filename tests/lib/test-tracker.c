@@ -104,7 +104,7 @@ static void soft_dirty_lifecycle(void **state)
 {
 	(void)state;
 	struct pmscan_target *t = pmscan_target_open(child);
-	struct pmscan_arm_stats st;
+	struct pmscan_arm_stats st = { .size = sizeof(st) };
 	struct pmscan_range r = { 0x10000, 0x20000 };
 
 	assert_non_null(t);
