@@ -88,6 +88,8 @@ libpkg=$(echo "$pkgs" | grep -x 'libpmscan[0-9]*')
 contents() { dpkg-deb -c "$work/${1}_"*.deb | awk '{ print $6 }' | sed 's|^\.||'; }
 check "pmscan: the command, its man page, bash and zsh completions" \
 	[ "$(contents pmscan | grep -cE '^/usr/bin/pmscan$|^/usr/share/man/man1/pmscan\.1\.gz$|^/usr/share/bash-completion/completions/pmscan$|^/usr/share/zsh/vendor-completions/_pmscan$')" = 4 ]
+check "pmscan: the JSON schema of its output" \
+	[ -n "$(contents pmscan | grep -E '^/usr/share/pmscan/pmscan\.schema\.json$')" ]
 check "$libpkg: the versioned shared library" \
 	[ -n "$(contents "$libpkg" | grep -E '/libpmscan\.so\.[0-9]+')" ]
 check "libpmscan-dev: header, .so link, pkg-config file, man 3 pages" \

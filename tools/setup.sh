@@ -12,8 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
+# The last line is for the tests only: python3-jsonschema validates every JSON
+# output against data/pmscan.schema.json (tests/cli/json.sh), and
+# python3-prometheus-client parses every OpenMetrics exposition
+# (tests/cli/openmetrics.sh).
 PACKAGES="build-essential autoconf automake libtool pkg-config libjson-c-dev libcap-dev
-	libcmocka-dev jq groff-base zsh util-linux bsdextrautils procps strace git"
+	libcmocka-dev jq groff-base zsh util-linux bsdextrautils procps strace git
+	python3-jsonschema python3-prometheus-client"
 PACKAGING="dpkg-dev debhelper fakeroot lintian"
 
 mode=build

@@ -360,6 +360,12 @@ static void output_init(struct watch *w)
 		spec = "pid,elapsed,interval,pages,bytes,rate,distinct,top,mappings";
 	if (table_select(&w->rows, watch_cols, W_NCOLS, spec, &bad, &badlen) < 0)
 		errx(EXIT_USAGE, "unknown column '%.*s' (see --watch --list-columns)", (int)badlen, bad);
+	/* JSON rows always carry their pid, as the scan's do. */
+	if (o->json && !table_has(&w->rows, W_PID)) {
+		memmove(w->rows.sel + 1, w->rows.sel, w->rows.nsel * sizeof(w->rows.sel[0]));
+		w->rows.sel[0] = W_PID;
+		w->rows.nsel++;
+	}
 	table_start(&w->rows, &w->ob, watch_format(o), isatty(STDOUT_FILENO), o->bytes,
 		    o->noheadings);
 	w->rows.lines = true;

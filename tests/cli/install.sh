@@ -20,6 +20,9 @@ check "pmscan(1) installed" [ -n "$(find "$root" -name pmscan.1)" ]
 check "libpmscan(3) installed" [ -n "$(find "$root" -name libpmscan.3)" ]
 check "bash completion installed" [ -n "$(find "$root" -path '*bash-completion/completions/pmscan')" ]
 check "zsh completion installed" [ -n "$(find "$root" -name _pmscan)" ]
+schema=$(find "$root" -path '*/share/pmscan/pmscan.schema.json' | head -n 1)
+check "the JSON schema installed under the data directory (share/pmscan)" \
+	cond '[ -n "$schema" ] && cmp -s "$schema" "$TOP_SRCDIR/data/pmscan.schema.json"'
 
 so=$(find "$root" -name 'libpmscan.so.*.*' | head -n 1)
 check "a versioned libpmscan.so" [ -n "$so" ]
