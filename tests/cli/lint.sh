@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every long option --help shows is documented in the man page and offered by
-# both completions; every category name too; the man page renders cleanly.
+# both completions; every category name too; every column of each mode is in
+# the man page's list for that mode; the man page renders cleanly.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
 opts=$("$PMSCAN" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)
@@ -17,6 +18,23 @@ for f in man/pmscan.1 completions/bash/pmscan completions/zsh/_pmscan; do
 		sed 's/\\//g' "$TOP_SRCDIR/$f" | grep -q -- "$c" || missing="$missing $c"
 	done
 	check "$f names every category${missing:+ (missing:$missing)}" [ -z "$missing" ]
+done
+# The man page's column lists: each mode's subsection of OUTPUT names exactly
+# the columns --list-columns prints for that mode, in its order.
+man_columns() {
+	awk -v sec="$1" '
+		/^\.S[HS] / { t = substr($0, 5); gsub(/"/, "", t); on = ($0 ~ /^\.SS / && t == sec); next }
+		on && prev ~ /^\.TP/ && /^\.B / { sub(/^\.B /, ""); gsub(/\\/, ""); print }
+		{ prev = $0 }' "$TOP_SRCDIR/man/pmscan.1"
+}
+for m in "Region columns:" "Summary columns:-s" "Watch columns:--watch" "Category list columns:--list-categories"; do
+	sec=${m%%:*}
+	"$PMSCAN" ${m#*:} --list-columns -n -r | awk '{ print $1 }' >"$WORK/cols"
+	man_columns "$sec" >"$WORK/man-cols"
+	missing=$(comm -23 <(sort "$WORK/cols") <(sort "$WORK/man-cols") | paste -sd' ' -)
+	check "man/pmscan.1 '$sec' has every column of --list-columns ${m#*:}${missing:+ (missing: $missing)}" \
+		[ -s "$WORK/cols" -a -z "$missing" ]
+	check "man/pmscan.1 '$sec' lists exactly those columns, in order" same "$WORK/cols" "$WORK/man-cols"
 done
 if command -v groff >/dev/null; then
 	warnings=$(groff -man -ww -z "$TOP_SRCDIR/man/pmscan.1" 2>&1)
