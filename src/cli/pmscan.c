@@ -167,6 +167,23 @@ static int list_columns(const struct options *o)
 	return EXIT_OK;
 }
 
+/* An unknown -o column is a usage error, said before anything the kernel
+   could refuse (the tables are set up again when the output begins). */
+static void check_columns(const struct options *o)
+{
+	struct table t = { 0 };
+	const struct column *cols;
+	const char *bad;
+	size_t n, badlen;
+
+	if (!o->columns || o->arm || o->disarm)
+		return;
+	cols = o->watch ? watch_columns(&n) : scan_columns(o->mode, 0, &n);
+	if (table_select(&t, cols, n, o->columns, &bad, &badlen) < 0)
+		errx(EXIT_USAGE, "unknown column '%.*s' (see pmscan %s--list-columns)", (int)badlen, bad,
+		     o->watch ? "--watch " : o->mode == MODE_SUMMARY ? "--summary " : "");
+}
+
 static bool have_cap(cap_value_t cap)
 {
 	cap_t caps = cap_get_proc();
@@ -733,6 +750,7 @@ int main(int argc, char **argv)
 		status = list_columns(&o);
 		goto flush;
 	}
+	check_columns(&o);
 	status = check_kernel(&o);
 	if (status)
 		goto out;

@@ -101,8 +101,10 @@ check "-s -o +LIST: the summary's defaults, then LIST" \
 	[ "$(head -n 1 "$WORK/out" | awk '{ print $1, $2, $3, $NF }')" = "START END SIZE PERMS" ]
 expect_exit 2 "-o with an unknown column: exit 2, named" "unknown column 'bogus'" -p "$T_PID" -o start,bogus
 expect_exit 2 "-o +unknown: exit 2, named" "unknown column 'nope'" -p "$T_PID" -o +nope
-expect_exit 2 "-s -o with a region-only column: exit 2, named" "unknown column 'categories'" \
+expect_exit 2 "-s -o with a region-only column: exit 2, named" "unknown column 'categories' \\(see pmscan --summary --list-columns\\)" \
 	-p "$T_PID" -s -o categories
+expect_exit 2 "-o unknown where the kernel would refuse the run: exit 2 first" "unknown column 'bogus'" \
+	-p "$T_PID" --tracker=soft-dirty --engine=ioctl -o bogus
 expect_exit 2 "--list-categories -o unknown: exit 2, named" "unknown column 'colour'" \
 	--list-categories -o colour
 expect_exit 2 "--watch -o unknown: exit 2, named" "unknown column 'colour'" \
