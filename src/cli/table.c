@@ -20,9 +20,19 @@
 
 /* ---- the output buffer ------------------------------------------------ */
 
+/* One buffer serves the run (the modes never nest); another is allocated
+   only if a second is open at once. */
+static char pool[OB_CAP];
+static bool pool_used;
+
 void ob_init(struct obuf *o, FILE *f)
 {
-	o->p = malloc(OB_CAP);
+	if (!pool_used) {
+		pool_used = true;
+		o->p = pool;
+	} else {
+		o->p = malloc(OB_CAP);
+	}
 	o->cap = o->p ? OB_CAP : 0;
 	o->len = 0;
 	o->f = f;
@@ -41,7 +51,10 @@ void ob_flush(struct obuf *o)
 void ob_free(struct obuf *o)
 {
 	ob_flush(o);
-	free(o->p);
+	if (o->p == pool)
+		pool_used = false;
+	else
+		free(o->p);
 	o->p = NULL;
 	o->cap = 0;
 }

@@ -147,7 +147,7 @@ for i in $(seq 15); do
 		if [ "$n" = "$full" ]; then complete=$((complete + 1)); else partial=$((partial + 1)); fi
 	else
 		failed=$((failed + 1))
-		jq -e '.error' "$WORK/out" >/dev/null 2>&1 || badjson=$((badjson + 1))
+		jq -e '.processes[0].error' "$WORK/out" >/dev/null 2>&1 || badjson=$((badjson + 1))
 	fi
 	target_stop
 done
