@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -79,10 +80,8 @@ static bool fd_is_tracker(pid_t pid, int fd, unsigned *features_out)
 	return found;
 }
 
-/* Is any mapping of the process registered for async write-protect? A
-   tracker fd inherited through fork() is bound to the parent's memory and
-   the child's mappings lost their registration at the fork, so this tells
-   a process's own tracker from an inherited copy. */
+/* Is any mapping of the process registered for async write-protect? (The
+   slow way, for kernels where any_registered cannot say.) */
 static const char *untrackable(const struct pmscan_mapping *m);
 
 static bool has_tracked_mapping(struct pmscan_target *t)
@@ -100,18 +99,173 @@ static bool has_tracked_mapping(struct pmscan_target *t)
 	return found;
 }
 
+/* Is any page of the process registered for async write-protect? One
+   PAGEMAP_SCAN over the whole address space, stopped at the first such page
+   (mappings without it are passed over whole). A tracker fd inherited
+   through fork() is bound to the parent's memory and the child's mappings
+   lost their registration at the fork, so with none registered the process
+   has no tracker of its own, however many fds it holds. 1, 0, or -1 when
+   the kernel cannot say (no PAGEMAP_SCAN). */
+static int any_registered(struct pmscan_target *t)
+{
+	struct page_region one;
+	struct pm_scan_arg a = {
+		.size = sizeof(a), .end = probe_user_end(),
+		.vec = (uintptr_t)&one, .vec_len = 1, .max_pages = 1,
+		.category_mask = PAGE_IS_WPALLOWED, .return_mask = PAGE_IS_WPALLOWED,
+	};
+
+	if (!a.end || !have_pagemap_scan())
+		return -1;
+	int n = pagemap_ioctl(t->pagemap_fd, &a);
+	return n < 0 ? -1 : n > 0;
+}
+
+/* ---- where the tracker is, remembered ----------------------------------
+   Finding the tracker in the fd table costs a readlink per fd (about 75 ms
+   at 20000 fds), so its number is remembered: in t for this caller's later
+   calls, and for later runs (each pmscan is a new process) in a file named
+   PID-START (START: the process's start time, so that a reused pid never
+   matches) in /run/pmscan for root, else in $XDG_RUNTIME_DIR/pmscan; a
+   directory that is not the caller's own and private is not used. The
+   number is a hint only: it is taken when that fd passes the same check as
+   the table's, else the table is read. */
+
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long v = 0;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* Field 22; fields 3 to 21 follow the last ')'. */
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	return v;
+}
+
+static bool hint_dir(char *dir, size_t len)
+{
+	struct stat st;
+	const char *base = geteuid() == 0 ? "/run" : secure_getenv("XDG_RUNTIME_DIR");
+
+	if (!base || base[0] != '/' || (size_t)snprintf(dir, len, "%s/pmscan", base) >= len)
+		return false;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return false;
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	       !(st.st_mode & 077);
+}
+
+static bool hint_path(const struct pmscan_target *t, char *path, size_t len)
+{
+	char dir[256];
+	unsigned long long start = start_time(t->pid);
+
+	return start && hint_dir(dir, sizeof(dir)) &&
+	       (size_t)snprintf(path, len, "%s/%d-%llu", dir, (int)t->pid, start) < len;
+}
+
+static int hint_read(const struct pmscan_target *t)
+{
+	char path[320], buf[16];
+	int fd, v = -1;
+	ssize_t n;
+
+	if (!hint_path(t, path, sizeof(path)) || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		v = atoi(buf);
+	}
+	return v;
+}
+
+/* Files of processes that are gone, or have another start time. */
+static void hint_prune(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int pid;
+		unsigned long long start;
+		if (sscanf(e->d_name, "%d-%llu", &pid, &start) == 2 && pid > 0 &&
+		    start_time(pid) != start)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+static void hint_write(const struct pmscan_target *t, int tracker)
+{
+	char path[320], dir[256], tmp[340], buf[16];
+	int fd, n = snprintf(buf, sizeof(buf), "%d\n", tracker);
+
+	if (!hint_path(t, path, sizeof(path)) || !hint_dir(dir, sizeof(dir)))
+		return;
+	hint_prune(dir);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	bool ok = write(fd, buf, (size_t)n) == n;
+	close(fd);
+	if (!ok || rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+static void hint_forget(struct pmscan_target *t)
+{
+	char path[320];
+
+	t->tracker_fd = -1;
+	if (hint_path(t, path, sizeof(path)))
+		unlink(path);
+}
+
 /* The fd of the process's own tracker; *inherited counts tracker fds that
-   are bound to another process's memory (copies inherited from a parent). */
+   are bound to another process's memory (copies inherited from a parent),
+   when the fd table was read. */
 static int find_tracker(struct pmscan_target *t, int *inherited, bool *ranged)
 {
 	unsigned features = 0;
 	char path[64];
 	DIR *d;
 	struct dirent *e;
-	int found = -1, bound = -1;
+	int found = -1, bound;
 
 	*inherited = 0;
+	/* Nothing registered: no tracker of its own, and no table to read. */
+	if ((bound = any_registered(t)) == 0) {
+		t->tracker_fd = -1;
+		return -ENOENT;
+	}
 	pid_t tid = target_live_task(t->pid);
+	pid_t owner = tid > 0 ? tid : t->pid;
+	/* The number remembered: this caller's, else a later run's hint. */
+	int hint = t->tracker_fd >= 0 ? t->tracker_fd : hint_read(t);
+	if (hint >= 0 && bound == 1 && fd_is_tracker(owner, hint, &features)) {
+		t->tracker_fd = hint;
+		if (ranged)
+			*ranged = features & TRACKER_RANGED;
+		return hint;
+	}
 	if (tid > 0 && tid != t->pid)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/fd", (int)t->pid, (int)tid);
 	else
@@ -122,7 +276,7 @@ static int find_tracker(struct pmscan_target *t, int *inherited, bool *ranged)
 	while ((e = readdir(d))) {
 		char *end;
 		long fd = strtol(e->d_name, &end, 10);
-		if (*end || end == e->d_name || !fd_is_tracker(tid > 0 ? tid : t->pid, (int)fd, &features))
+		if (*end || end == e->d_name || !fd_is_tracker(owner, (int)fd, &features))
 			continue;
 		if (bound < 0)
 			bound = has_tracked_mapping(t) ? 1 : 0;
@@ -135,7 +289,14 @@ static int find_tracker(struct pmscan_target *t, int *inherited, bool *ranged)
 			(*inherited)++;
 	}
 	closedir(d);
-	return found >= 0 ? found : -ENOENT;
+	if (found < 0) {
+		if (hint >= 0)
+			hint_forget(t);
+		return -ENOENT;
+	}
+	t->tracker_fd = found;
+	hint_write(t, found);
+	return found;
 }
 
 PMSCAN_EXPORT int pmscan_tracker_fd(const struct pmscan_target *t)
@@ -459,6 +620,8 @@ static int arm_held(struct pmscan_target *t, const struct pmscan_range *ranges, 
 	if (st)
 		st->fd = (int)c.ret;
 	close(uffd);
+	t->tracker_fd = (int)c.ret;
+	hint_write(t, (int)c.ret);
 	return 1;
 
 undo:
@@ -566,6 +729,8 @@ static int disarm_held(struct pmscan_target *t)
 	}
 	close(uffd);
 	int r = inject_close(t, fd);
+	if (r == 0)
+		hint_forget(t);
 	return r < 0 ? r : 1;
 }
 

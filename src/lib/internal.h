@@ -28,6 +28,8 @@ struct pmscan_target {
 	uint64_t pt_budget;	/* page tables arming may add (bytes) */
 	bool arming_ranged;	/* the arm in progress was given ranges */
 	int tracker;		/* PMSCAN_TRACKER_*, as set (AUTO by default) */
+	int tracker_fd;		/* the uffd tracker's fd number last found or made
+				   here, -1 none: checked before every use (arm.c) */
 };
 
 /* maps.c: streaming reader of /proc/PID/maps */
@@ -85,6 +87,9 @@ uint64_t probe_zero_pfn(void);
 uint64_t probe_huge_zero_pfn(void);
 /* 1 pagemap shows guard regions, 0 the kernel has none, -1 it hides them. */
 int probe_pagemap_guard(void);
+/* The end of the user address space as PAGEMAP_SCAN takes it (page
+   aligned), or 0 when PAGEMAP_SCAN cannot say. */
+uint64_t probe_user_end(void);
 
 /* categories.c */
 bool have_pagemap_scan(void);

@@ -342,3 +342,37 @@ int probe_pagemap_guard(void)
 	pthread_once(&pm_once, pagemap_probe);
 	return pm.guard;
 }
+
+/* ---- the end of the user address space -------------------------------- */
+
+static uint64_t user_end;
+static pthread_once_t user_end_once = PTHREAD_ONCE_INIT;
+
+/* PAGEMAP_SCAN takes a range only below the caller's highest user address
+   (access_ok): the largest of the usual limits (57-, 52-, 48- and 47-bit
+   address spaces, the last page reserved on x86_64) that it accepts. */
+static void user_end_probe(void)
+{
+	static const unsigned bits[] = { 56, 52, 48, 47 };
+	uint64_t ps = (uint64_t)page_size_cached();
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]) && !user_end; i++) {
+		uint64_t end = (UINT64_C(1) << bits[i]) - ps;
+		struct pm_scan_arg a = {
+			.size = sizeof(a), .start = end - ps, .end = end,
+			.category_mask = PAGE_IS_WPALLOWED, .return_mask = PAGE_IS_WPALLOWED,
+		};
+		if (ioctl(fd, PAGEMAP_SCAN, &a) >= 0)
+			user_end = end;
+	}
+	close(fd);
+}
+
+uint64_t probe_user_end(void)
+{
+	pthread_once(&user_end_once, user_end_probe);
+	return user_end;
+}

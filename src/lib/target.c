@@ -109,6 +109,7 @@ PMSCAN_EXPORT struct pmscan_target *pmscan_target_open(pid_t pid)
 	t->pidfd = t->pagemap_fd = t->maps_fd = -1;
 	t->timeout_ms = DEFAULT_TIMEOUT_MS;
 	t->pt_budget = DEFAULT_PT_BUDGET;
+	t->tracker_fd = -1;
 	t->self = pid == 0 || pid == getpid();
 	t->pid = t->self ? getpid() : pid;
 
