@@ -4,6 +4,8 @@
  *
  *   bench-scan bare PID START END      bare PAGEMAP_SCAN loop, written pages,
  *                                      one "start end categories" line per region
+ *   bench-scan quiet PID START END     the same loop printing only the number of
+ *                                      regions: the kernel's part alone
  *   bench-scan pagemap PID START END   the same answer from reading
  *                                      /proc/PID/pagemap (8 bytes per page)
  *   bench-scan time CMD [ARG...]       run CMD with stdout on /dev/null; print
@@ -43,8 +45,9 @@ static int open_pagemap(const char *pid)
 
 /* The loop anyone would write from docs/kernel.md: resume at the later of
    walk_end and the last region's end. */
-static int bare(const char *pid, uint64_t start, uint64_t end)
+static int bare(const char *pid, uint64_t start, uint64_t end, int quiet)
 {
+	uint64_t count = 0;
 	static struct page_region vec[VEC];
 	int fd = open_pagemap(pid);
 	uint64_t pos = start;
@@ -60,9 +63,13 @@ static int bare(const char *pid, uint64_t start, uint64_t end)
 			perror("PAGEMAP_SCAN");
 			return 1;
 		}
-		for (long i = 0; i < n; i++)
-			printf("%llx %llx %llx\n", (unsigned long long)vec[i].start,
-			       (unsigned long long)vec[i].end, (unsigned long long)vec[i].categories);
+		if (quiet)
+			count += (uint64_t)n;
+		else
+			for (long i = 0; i < n; i++)
+				printf("%llx %llx %llx\n", (unsigned long long)vec[i].start,
+				       (unsigned long long)vec[i].end,
+				       (unsigned long long)vec[i].categories);
 		if (n < VEC)
 			break;
 		uint64_t next = a.walk_end > vec[n - 1].end ? a.walk_end : vec[n - 1].end;
@@ -70,6 +77,8 @@ static int bare(const char *pid, uint64_t start, uint64_t end)
 			break;
 		pos = next;
 	}
+	if (quiet)
+		printf("%llu\n", (unsigned long long)count);
 	return fflush(stdout) ? 1 : 0;
 }
 
@@ -162,8 +171,10 @@ int main(int argc, char **argv)
 		return writer(atof(argv[2]), strtoull(argv[3], NULL, 0));
 	if (argc >= 3 && !strcmp(argv[1], "time"))
 		return timed(argv + 2);
+	if (argc == 5 && !strcmp(argv[1], "quiet"))
+		return bare(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0), 1);
 	if (argc == 5 && !strcmp(argv[1], "bare"))
-		return bare(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
+		return bare(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0), 0);
 	if (argc == 5 && !strcmp(argv[1], "pagemap"))
 		return pagemap_reader(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
 	fprintf(stderr, "usage: bench-scan bare|pagemap PID START END | time CMD... | writer SECONDS MIB\n");

@@ -99,6 +99,7 @@ struct scan_out {
 	struct table t;
 	enum out_format fmt;
 	uint64_t page_size;
+	unsigned page_shift;
 	uint64_t ret_mask;
 	pid_t pid;
 	/* the current mapping */
@@ -174,7 +175,8 @@ static void mapping_cells(struct scan_out *s, struct cell *c, int pid, int perms
 	c[inode] = (struct cell){ .kind = CELL_U64, .u = s->m.inode };
 	c[tracked] = s->m.tracked < 0 ? (struct cell){ .kind = CELL_NONE } :
 		     (struct cell){ .kind = CELL_BOOL, .u = (uint64_t)s->m.tracked };
-	c[mapping] = (struct cell){ .kind = CELL_ESC, .s = s->label, .len = s->label_len };
+	c[mapping] = (struct cell){ .kind = CELL_ESC, .s = s->label, .len = s->label_len,
+				    .w = s->fmt == FMT_JSON ? 0 : text_width(s->label, s->label_len) };
 }
 
 static int set_mapping(struct scan_out *s, const struct pmscan_mapping *m)
@@ -208,6 +210,11 @@ static int region_mapping(const struct pmscan_mapping *m, void *arg)
 	if (r)
 		return r;
 	mapping_cells(s, s->cells, R_PID, R_PERMS, R_OFFSET, R_DEVICE, R_INODE, R_TRACKED, R_MAPPING);
+	s->cells[R_START].kind = CELL_HEX;
+	s->cells[R_END].kind = CELL_HEX;
+	s->cells[R_PAGES].kind = CELL_U64;
+	s->cells[R_SIZE].kind = CELL_SIZE;
+	s->cats_valid = false;
 	return out_status();
 }
 
@@ -215,20 +222,23 @@ static int region_row(const struct pmscan_region *r, void *arg)
 {
 	struct scan_out *s = arg;
 	struct cell *c = s->cells;
-	uint64_t pages = (r->end - r->start) / s->page_size;
+	uint64_t pages = (r->end - r->start) >> s->page_shift;
 
-	cats_format(s, r->categories);
-	c[R_START] = (struct cell){ .kind = CELL_HEX, .u = r->start };
-	c[R_END] = (struct cell){ .kind = CELL_HEX, .u = r->end };
-	c[R_PAGES] = (struct cell){ .kind = CELL_U64, .u = pages };
-	c[R_SIZE] = (struct cell){ .kind = CELL_SIZE, .u = r->end - r->start };
-	c[R_CATEGORIES] = s->fmt == FMT_JSON ?
-		(struct cell){ .kind = CELL_RAWJSON, .s = s->cats_json, .len = s->cats_json_len } :
-		(struct cell){ .kind = CELL_ESC, .s = s->cats, .len = s->cats_len };
+	if (r->categories != s->cats_mask || !s->cats_valid) {
+		cats_format(s, r->categories);
+		c[R_CATEGORIES] = s->fmt == FMT_JSON ?
+			(struct cell){ .kind = CELL_RAWJSON, .s = s->cats_json, .len = s->cats_json_len } :
+			(struct cell){ .kind = CELL_ESC, .s = s->cats, .len = s->cats_len, .w = s->cats_len };
+	}
+	/* The kinds of these cells never change (set in region_mapping). */
+	c[R_START].u = r->start;
+	c[R_END].u = r->end;
+	c[R_PAGES].u = pages;
+	c[R_SIZE].u = r->end - r->start;
 	table_row(&s->t, c);
 	s->total_regions++;
 	s->total_pages += pages;
-	return out_status();
+	return s->ob.err ? -s->ob.err : 0;
 }
 
 static int address_row(const struct pmscan_region *r, void *arg)
@@ -240,8 +250,8 @@ static int address_row(const struct pmscan_region *r, void *arg)
 		ob_putc(&s->ob, '\n');
 	}
 	s->total_regions++;
-	s->total_pages += (r->end - r->start) / s->page_size;
-	return out_status();
+	s->total_pages += (r->end - r->start) >> s->page_shift;
+	return s->ob.err ? -s->ob.err : 0;
 }
 
 /* ---- summary -------------------------------------------------------------- */
@@ -284,17 +294,19 @@ static int summary_mapping(const struct pmscan_mapping *m, void *arg)
 static int summary_region(const struct pmscan_region *r, void *arg)
 {
 	struct scan_out *s = arg;
-	uint64_t pages = (r->end - r->start) / s->page_size;
+	uint64_t pages = (r->end - r->start) >> s->page_shift;
 
 	s->matched += pages;
 	s->total_matched += pages;
 	s->total_regions++;
 	s->total_pages += pages;
-	for (unsigned i = 0; i < PMSCAN_NCATEGORIES; i++)
-		if (r->categories & (UINT64_C(1) << i)) {
+	for (uint64_t m = r->categories; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+		if (i < PMSCAN_NCATEGORIES) {
 			s->count[i] += pages;
 			s->total[i] += pages;
 		}
+	}
 	return 0;
 }
 
@@ -311,6 +323,7 @@ int scan_out_begin(const struct options *o, uint64_t ret_mask, bool several)
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	s->page_shift = (unsigned)__builtin_ctzll(s->page_size);
 	s->ret_mask = ret_mask;
 	s->fmt = o->json ? FMT_JSON : o->raw ? FMT_RAW : FMT_TEXT;
 	ob_init(&s->ob, stdout);

@@ -35,6 +35,7 @@ void ob_init(struct obuf *o, FILE *f)
 	}
 	o->cap = o->p ? OB_CAP : 0;
 	o->len = 0;
+	o->err = 0;
 	o->f = f;
 	if (!o->p)
 		err(EXIT_SCAN_FAILED, "out of memory");
@@ -43,7 +44,8 @@ void ob_init(struct obuf *o, FILE *f)
 void ob_flush(struct obuf *o)
 {
 	if (o->len) {
-		fwrite_unlocked(o->p, 1, o->len, o->f);
+		if (fwrite_unlocked(o->p, 1, o->len, o->f) != o->len && !o->err)
+			o->err = errno ? errno : EIO;
 		o->len = 0;
 	}
 }
@@ -63,7 +65,8 @@ void ob_write_slow(struct obuf *o, const char *s, size_t n)
 {
 	ob_flush(o);
 	if (n > o->cap) {
-		fwrite_unlocked(s, 1, n, o->f);
+		if (fwrite_unlocked(s, 1, n, o->f) != n && !o->err)
+			o->err = errno ? errno : EIO;
 		return;
 	}
 	memcpy(o->p + o->len, s, n);
@@ -85,39 +88,65 @@ size_t fmt_u64(char *buf, uint64_t v)
 		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 		"8081828384858687888990919293949596979899";
-	size_t n = 1;
+	static const uint64_t pow10[20] = {
+		UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
+		UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
+		UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
+		UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
+		UINT64_C(1000000000000000), UINT64_C(10000000000000000),
+		UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+		UINT64_C(10000000000000000000),
+	};
+	/* digits from the bit length: log10(2) ~ 1233/4096, then one compare */
+	unsigned t = ((unsigned)(64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+	size_t n = t + 1 - (v < pow10[t]);
 	char *p;
 
-	for (uint64_t t = v; t >= 10; t /= 10)
-		n++;
+	if (n == 0)
+		n = 1;
 	p = buf + n;
 	while (v >= 100) {
 		unsigned r = (unsigned)(v % 100);
 		v /= 100;
-		*--p = pairs[2 * r + 1];
-		*--p = pairs[2 * r];
+		p -= 2;
+		memcpy(p, pairs + 2 * r, 2);
 	}
 	if (v >= 10) {
-		*--p = pairs[2 * v + 1];
-		*--p = pairs[2 * v];
+		p -= 2;
+		memcpy(p, pairs + 2 * v, 2);
 	} else {
 		*--p = (char)('0' + v);
 	}
 	return n;
 }
 
+/* Eight hex digits of a 32-bit value, most significant first, as the bytes
+   of a little-endian 64-bit word. */
+static inline uint64_t hex8(uint32_t v)
+{
+	uint64_t x = v;
+
+	/* one nibble per byte, the most significant nibble in the lowest byte */
+	x = ((x & 0xffff) << 32) | (x >> 16);
+	x = ((x & UINT64_C(0x000000ff000000ff)) << 16) | ((x >> 8) & UINT64_C(0x000000ff000000ff));
+	x = ((x & UINT64_C(0x000f000f000f000f)) << 8) | ((x >> 4) & UINT64_C(0x000f000f000f000f));
+	/* 0-9 to '0'-'9', 10-15 to 'a'-'f' */
+	uint64_t letters = ((x + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101);
+	return x + UINT64_C(0x3030303030303030) + letters * ('a' - '0' - 10);
+}
+
 size_t fmt_hex(char *buf, uint64_t v)
 {
-	static const char digits[] = "0123456789abcdef";
 	size_t n = v ? (size_t)(67 - __builtin_clzll(v)) / 4 : 1;
-	char *p = buf + 2 + n;
+	/* the digits moved to the top, so they come out first; the 16 - n
+	   bytes after them are written too (the caller's room absorbs them) */
+	uint64_t top = v << (64 - 4 * n);
+	uint64_t hi = hex8((uint32_t)(top >> 32)), lo = hex8((uint32_t)top);
 
 	buf[0] = '0';
 	buf[1] = 'x';
-	do {
-		*--p = digits[v & 15];
-		v >>= 4;
-	} while (v);
+	memcpy(buf + 2, &hi, 8);
+	memcpy(buf + 10, &lo, 8);
 	return n + 2;
 }
 
@@ -458,6 +487,7 @@ void table_start(struct table *t, struct obuf *ob, enum out_format fmt, bool tty
 	t->noheadings = noheadings;
 	t->rows = 0;
 	t->size_len = 0;
+	t->hex_hi_len = 0;
 	t->trunc_width = 0;
 	for (size_t i = 0; i < t->nsel; i++) {
 		const struct column *c = &t->cols[t->sel[i]];
@@ -682,10 +712,252 @@ static size_t short_cell(struct table *t, const struct cell *c, char *buf)
 	}
 }
 
+/* ---- the row fast path: one reservation per row, constant-size moves --- */
+
+/* n bytes, n small, with overlapping constant-size moves (no call). */
+static inline void copy_small(char *d, const char *src, size_t n)
+{
+	if (n >= 16) {
+		memcpy(d, src, 16);
+		memcpy(d + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, src, 8);
+		memcpy(d + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, src, 4);
+		memcpy(d + n - 4, src + n - 4, 4);
+	} else {
+		for (size_t k = 0; k < n; k++)
+			d[k] = src[k];
+	}
+}
+
+static inline char *put_bytes(char *d, const char *src, size_t n)
+{
+	if (n <= 32)
+		copy_small(d, src, n);
+	else
+		memcpy(d, src, n);
+	return d + n;
+}
+
+/* n spaces; may write up to 31 bytes past them (the row's slack). */
+static inline char *put_spaces(char *d, size_t n)
+{
+	static const char sp[32] = "                                ";
+	char *end = d + n;
+
+	while (d < end) {
+		memcpy(d, sp, 32);
+		d += 32;
+	}
+	return end;
+}
+
+/* Digits of v: its decimal length. */
+static inline size_t u64_len(uint64_t v)
+{
+	static const uint64_t pow10[20] = {
+		UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
+		UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
+		UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
+		UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
+		UINT64_C(1000000000000000), UINT64_C(10000000000000000),
+		UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+		UINT64_C(10000000000000000000),
+	};
+	unsigned t = ((unsigned)(64 - __builtin_clzll(v | 1)) * 1233) >> 12;
+	size_t n = t + 1 - (v < pow10[t]);
+
+	return n ? n : 1;
+}
+
+/* An address in hex; the digits above the low 32 bits change rarely from
+   row to row, so they are formatted once and kept. Writes up to 18 bytes. */
+static inline size_t hex_cached(struct table *t, char *p, uint64_t v)
+{
+	uint32_t hi = (uint32_t)(v >> 32);
+	uint64_t lo;
+
+	if (!hi)
+		return fmt_hex(p, v);
+	if (hi != t->hex_hi || !t->hex_hi_len) {
+		t->hex_hi_len = fmt_hex(t->hex_hi_text, hi);
+		t->hex_hi = hi;
+	}
+	memcpy(p, t->hex_hi_text, 16);	/* "0x" and up to 8 digits (and slack) */
+	p += t->hex_hi_len;
+	lo = hex8((uint32_t)v);
+	memcpy(p, &lo, 8);
+	return t->hex_hi_len + 8;
+}
+
+/* Room for a cell of the fast path: flushes when the buffer is short. */
+static inline char *cell_room(struct obuf *o, char *p, size_t need)
+{
+	if ((size_t)(p - o->p) + need > o->cap) {
+		o->len = (size_t)(p - o->p);
+		ob_flush(o);
+		p = o->p + o->len;
+	}
+	return p;
+}
+
+static void row_text_fast(struct table *t, const struct cell *cells)
+{
+	struct obuf *o = t->ob;
+	char *p = o->p + o->len;
+
+	for (size_t i = 0; i < t->nsel; i++) {
+		const struct column *c = &t->cols[t->sel[i]];
+		const struct cell *v = &cells[t->sel[i]];
+		bool last = i + 1 == t->nsel;
+		size_t width = t->fmt == FMT_TEXT && !last ? (size_t)t->width[i] : 0, n;
+		bool right = c->flags & COL_RIGHT;
+
+		switch (v->kind) {
+		case CELL_ESC:
+			p = cell_room(o, p, v->len + width + 40);
+			p = put_bytes(p, v->s, v->len);
+			if (width) {
+				n = v->w ? v->w : text_width(v->s, v->len);
+				if (n < width)
+					p = put_spaces(p, width - n);
+			}
+			break;
+		case CELL_U64:
+		case CELL_HEX:
+		case CELL_SIZE:
+		case CELL_NONE:
+		case CELL_BOOL:
+			/* Short and ASCII: spaces first, the value over them. */
+			p = cell_room(o, p, width + 64);
+			if (width)
+				put_spaces(p, width);
+			if (v->kind == CELL_HEX && !right) {
+				n = hex_cached(t, p, v->u);
+			} else if (v->kind == CELL_U64 && right) {
+				n = u64_len(v->u);
+				fmt_u64(p + (n < width ? width - n : 0), v->u);
+			} else if (v->kind == CELL_SIZE && right && !t->bytes) {
+				const char *txt;
+				if (!t->size_len || v->u != t->size_bytes) {
+					format_size(v->u, t->size_text, sizeof(t->size_text));
+					t->size_len = strlen(t->size_text);
+					t->size_bytes = v->u;
+				}
+				txt = t->size_text;
+				n = t->size_len;
+				copy_small(p + (n < width ? width - n : 0), txt, n);
+			} else {
+				char buf[48];
+				n = short_cell(t, v, buf);
+				copy_small(p + (right && n < width ? width - n : 0), buf, n);
+			}
+			p += n > width ? n : width;
+			break;
+		default: {
+			/* strings to escape, decimals, JSON arrays: the general way */
+			size_t mark;
+			size_t need = (v->kind == CELL_STR ? strlen(v->s) * 4 : v->text_len) + width + 64;
+			if (need > o->cap / 2) {
+				o->len = (size_t)(p - o->p);
+				text_cell(t, v);
+				p = o->p + o->len;
+				break;
+			}
+			p = cell_room(o, p, need);
+			o->len = (size_t)(p - o->p);
+			mark = o->len;
+			text_cell(t, v);
+			p = o->p + o->len;
+			if (width) {
+				n = text_width(o->p + mark, o->len - mark);
+				if (n < width) {
+					if (right) {
+						memmove(o->p + mark + (width - n), o->p + mark, n);
+						memset(o->p + mark, ' ', width - n);
+						p += width - n;
+					} else {
+						p = put_spaces(p, width - n);
+					}
+				}
+			}
+		}
+		}
+		p = cell_room(o, p, 1);
+		*p++ = last ? '\n' : ' ';
+	}
+	o->len = (size_t)(p - o->p);
+}
+
+static void row_json_fast(struct table *t, const struct cell *cells)
+{
+	struct obuf *o = t->ob;
+	char *p = cell_room(o, o->p + o->len, 8);
+
+	if (t->lines) {
+		*p++ = '{';
+	} else {
+		if (t->rows)
+			*p++ = ',';
+		*p++ = '\n';
+		*p++ = '{';
+	}
+	for (size_t i = 0; i < t->nsel; i++) {
+		const struct cell *v = &cells[t->sel[i]];
+		size_t need = t->keylen[i] + 64 + (v->kind == CELL_ESC || v->kind == CELL_RAWJSON ? v->len :
+						 v->kind == CELL_STR ? strlen(v->s) * 6 : 0);
+		if (need > o->cap / 2) {
+			/* a cell too large for the buffer: written through */
+			o->len = (size_t)(p - o->p);
+			ob_write(o, t->key[i], t->keylen[i]);
+			json_cell(t, v);
+			p = o->p + o->len;
+			continue;
+		}
+		p = cell_room(o, p, need);
+		p = put_bytes(p, t->key[i], t->keylen[i]);
+		switch (v->kind) {
+		case CELL_U64:
+		case CELL_SIZE:
+			p += fmt_u64(p, v->u);
+			break;
+		case CELL_HEX:
+			*p++ = '"';
+			p += hex_cached(t, p, v->u);
+			*p++ = '"';
+			break;
+		case CELL_ESC:
+		case CELL_RAWJSON:
+			p = put_bytes(p, v->s, v->len);
+			break;
+		default:
+			o->len = (size_t)(p - o->p);
+			json_cell(t, v);
+			p = o->p + o->len;
+		}
+	}
+	p = cell_room(o, p, 2);
+	*p++ = '}';
+	if (t->lines)
+		*p++ = '\n';
+	o->len = (size_t)(p - o->p);
+	t->rows++;
+}
+
 void table_row(struct table *t, const struct cell *cells)
 {
 	struct obuf *o = t->ob;
 
+	/* Every row but one cut to a terminal's width takes the fast path. */
+	if (!t->trunc_width) {
+		if (t->fmt == FMT_JSON)
+			row_json_fast(t, cells);
+		else
+			row_text_fast(t, cells);
+		return;
+	}
 	if (t->fmt == FMT_JSON) {
 		ob_room(o, 4);
 		if (t->lines)

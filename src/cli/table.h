@@ -21,6 +21,7 @@ struct obuf {
 	char *p;
 	size_t len, cap;
 	FILE *f;
+	int err;		/* errno of the first failed write, or 0 */
 };
 
 void ob_init(struct obuf *o, FILE *f);
@@ -63,7 +64,7 @@ void ob_fixed(struct obuf *o, double v, int decimals);	/* "1.250"; no locale */
 
 /* Number formatting into a buffer; return the length. */
 size_t fmt_u64(char *buf, uint64_t v);			/* at least 21 bytes */
-size_t fmt_hex(char *buf, uint64_t v);			/* at least 19 bytes */
+size_t fmt_hex(char *buf, uint64_t v);			/* writes 18 bytes, returns the length */
 size_t fmt_fixed(char *buf, double v, int decimals);	/* at least 32 bytes */
 
 /* ---- escaping --------------------------------------------------------- */
@@ -116,6 +117,7 @@ struct cell {
 	size_t len;		/* CELL_ESC, CELL_RAWJSON: length of s */
 	const char *text;	/* CELL_RAWJSON: the text form */
 	size_t text_len;
+	size_t w;		/* CELL_ESC: display width if known, else 0 */
 };
 
 enum {
@@ -155,6 +157,10 @@ struct table {
 	int trunc_width;	/* for the COL_TRUNC column on a terminal, or 0 */
 	size_t rows;		/* JSON: rows written so far in this array */
 	bool lines;		/* JSON: each row a document on its own line */
+	/* the high digits of the last address */
+	uint32_t hex_hi;
+	size_t hex_hi_len;
+	char hex_hi_text[40];
 	/* cache of the last human size */
 	uint64_t size_bytes;
 	char size_text[24];

@@ -62,6 +62,7 @@ struct merger {
 	pmscan_region_fn emit;
 	void *arg;
 	uint64_t regions, pages;
+	unsigned shift;		/* log2 of the page size */
 };
 void merger_init(struct merger *mg, pmscan_region_fn emit, void *arg);
 int merger_add(struct merger *mg, const struct pmscan_region *r);

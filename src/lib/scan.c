@@ -22,6 +22,7 @@
 void merger_init(struct merger *mg, pmscan_region_fn emit, void *arg)
 {
 	memset(mg, 0, sizeof(*mg));
+	mg->shift = (unsigned)__builtin_ctzl((unsigned long)page_size_cached());
 	mg->emit = emit;
 	mg->arg = arg;
 }
@@ -34,7 +35,7 @@ int merger_flush(struct merger *mg)
 		return 0;
 	mg->has_pending = false;
 	mg->regions++;
-	mg->pages += (mg->pending.end - mg->pending.start) / (uint64_t)page_size_cached();
+	mg->pages += (mg->pending.end - mg->pending.start) >> mg->shift;
 	if (mg->emit)
 		r = mg->emit(&mg->pending, mg->arg);
 	return r;
@@ -363,7 +364,7 @@ static int scan_piece(struct pmscan_scan *s, struct merger *mg, const struct pms
 				.start = pr->start, .end = pr->end,
 				.categories = pr->categories, .mapping = m,
 			};
-			got += (pr->end - pr->start) / (uint64_t)page_size_cached();
+			got += (pr->end - pr->start) >> mg->shift;
 			last_end = pr->end;
 			int e = merger_add(mg, &r);
 			if (e)
