@@ -6,6 +6,7 @@
  * and per-process facts (comm, tracker, errors) go in "processes".
  */
 #include "out.h"
+#include "fastfmt.h"
 
 #include <err.h>
 #include <errno.h>
@@ -130,6 +131,7 @@ struct scan_out {
 	} *procs;
 	size_t nprocs;
 	bool failed;
+	int fast;		/* the region rows' straight-line path: FAST_* */
 	struct cell cells[(int)S_NCOLS > (int)R_NCOLS ? (int)S_NCOLS : (int)R_NCOLS];
 };
 
@@ -218,6 +220,91 @@ static int region_mapping(const struct pmscan_mapping *m, void *arg)
 	return out_status();
 }
 
+enum { FAST_NONE, FAST_TEXT, FAST_JSON };
+
+/* The default region row, straight through (the hot path of a large scan):
+   START END PAGES SIZE CATEGORIES MAPPING, as the table would write it. */
+static void region_text_fast(struct scan_out *s, const struct pmscan_region *r, uint64_t pages)
+{
+	struct table *t = &s->t;
+	struct obuf *o = &s->ob;
+	const bool aligned = t->fmt == FMT_TEXT;
+	const size_t ws = aligned ? (size_t)t->width[0] : 0, we = aligned ? (size_t)t->width[1] : 0,
+		     wp = aligned ? (size_t)t->width[2] : 0, wz = aligned ? (size_t)t->width[3] : 0,
+		     wc = aligned ? (size_t)t->width[4] : 0;
+	uint64_t bytes = r->end - r->start;
+	char *p = cell_room(o, o->p + o->len, 256 + s->cats_len + s->label_len);
+	size_t n;
+
+	put_spaces(p, ws);
+	n = hex_cached(t, p, r->start);
+	p += n > ws ? n : ws;
+	*p++ = ' ';
+	put_spaces(p, we);
+	n = hex_cached(t, p, r->end);
+	p += n > we ? n : we;
+	*p++ = ' ';
+	n = u64_len(pages);
+	put_spaces(p, wp);
+	fmt_u64(p + (n < wp ? wp - n : 0), pages);
+	p += n > wp ? n : wp;
+	*p++ = ' ';
+	if (t->bytes) {
+		n = u64_len(bytes);
+		put_spaces(p, wz);
+		fmt_u64(p + (n < wz ? wz - n : 0), bytes);
+	} else {
+		if (!t->size_len || bytes != t->size_bytes) {
+			format_size(bytes, t->size_text, sizeof(t->size_text));
+			t->size_len = strlen(t->size_text);
+			t->size_bytes = bytes;
+		}
+		n = t->size_len;
+		put_spaces(p, wz);
+		copy_small(p + (n < wz ? wz - n : 0), t->size_text, n);
+	}
+	p += n > wz ? n : wz;
+	*p++ = ' ';
+	p = put_bytes(p, s->cats, s->cats_len);
+	if (s->cats_len < wc)
+		p = put_spaces(p, wc - s->cats_len);
+	*p++ = ' ';
+	p = put_bytes(p, s->label, s->label_len);
+	*p++ = '\n';
+	o->len = (size_t)(p - o->p);
+}
+
+/* A string literal, moved whole (its length known at compile time). */
+#define put_lit(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* The default JSON region object: pid start end pages size categories mapping. */
+static void region_json_fast(struct scan_out *s, const struct pmscan_region *r, uint64_t pages)
+{
+	struct table *t = &s->t;
+	struct obuf *o = &s->ob;
+	char *p = cell_room(o, o->p + o->len, 256 + s->cats_json_len + s->label_len);
+
+	if (t->rows)
+		*p++ = ',';
+	p = put_lit(p, "\n{\"pid\":");
+	p += fmt_u64(p, (uint64_t)s->pid);
+	p = put_lit(p, ",\"start\":\"");
+	p += hex_cached(t, p, r->start);
+	p = put_lit(p, "\",\"end\":\"");
+	p += hex_cached(t, p, r->end);
+	p = put_lit(p, "\",\"pages\":");
+	p += fmt_u64(p, pages);
+	p = put_lit(p, ",\"size\":");
+	p += fmt_u64(p, r->end - r->start);
+	p = put_lit(p, ",\"categories\":");
+	p = put_bytes(p, s->cats_json, s->cats_json_len);
+	p = put_lit(p, ",\"mapping\":");
+	p = put_bytes(p, s->label, s->label_len);
+	*p++ = '}';
+	o->len = (size_t)(p - o->p);
+	t->rows++;
+}
+
 static int region_row(const struct pmscan_region *r, void *arg)
 {
 	struct scan_out *s = arg;
@@ -230,12 +317,21 @@ static int region_row(const struct pmscan_region *r, void *arg)
 			(struct cell){ .kind = CELL_RAWJSON, .s = s->cats_json, .len = s->cats_json_len } :
 			(struct cell){ .kind = CELL_ESC, .s = s->cats, .len = s->cats_len, .w = s->cats_len };
 	}
+	if (s->fast == FAST_TEXT) {
+		region_text_fast(s, r, pages);
+		goto done;
+	}
+	if (s->fast == FAST_JSON) {
+		region_json_fast(s, r, pages);
+		goto done;
+	}
 	/* The kinds of these cells never change (set in region_mapping). */
 	c[R_START].u = r->start;
 	c[R_END].u = r->end;
 	c[R_PAGES].u = pages;
 	c[R_SIZE].u = r->end - r->start;
 	table_row(&s->t, c);
+done:
 	s->total_regions++;
 	s->total_pages += pages;
 	return s->ob.err ? -s->ob.err : 0;
@@ -312,6 +408,20 @@ static int summary_region(const struct pmscan_region *r, void *arg)
 
 /* ---- the document ---------------------------------------------------------- */
 
+static const int text_default[] = { R_START, R_END, R_PAGES, R_SIZE, R_CATEGORIES, R_MAPPING, -1 };
+static const int json_default[] = { R_PID, R_START, R_END, R_PAGES, R_SIZE, R_CATEGORIES, R_MAPPING,
+				    -1 };
+
+static bool same_columns(const struct table *t, const int *cols)
+{
+	size_t i;
+
+	for (i = 0; cols[i] >= 0; i++)
+		if (i >= t->nsel || t->sel[i] != cols[i])
+			return false;
+	return i == t->nsel;
+}
+
 int scan_out_begin(const struct options *o, uint64_t ret_mask, bool several)
 {
 	struct scan_out *s = &so;
@@ -351,6 +461,9 @@ int scan_out_begin(const struct options *o, uint64_t ret_mask, bool several)
 		region_cols[R_CATEGORIES].width = w > 32 ? 32 : w < 10 ? 10 : w;
 	}
 	table_start(&s->t, &s->ob, s->fmt, isatty(STDOUT_FILENO), o->bytes, o->noheadings);
+	s->fast = o->mode != MODE_REGIONS || s->t.trunc_width ? FAST_NONE :
+		  s->fmt == FMT_JSON ? (same_columns(&s->t, json_default) ? FAST_JSON : FAST_NONE) :
+		  same_columns(&s->t, text_default) ? FAST_TEXT : FAST_NONE;
 	if (s->fmt == FMT_JSON) {
 		ob_write(&s->ob, "{\"page_size\":", 13);
 		ob_u64(&s->ob, s->page_size);

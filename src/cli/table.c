@@ -6,6 +6,7 @@
  */
 #include "table.h"
 #include "cli.h"
+#include "fastfmt.h"
 
 #include <err.h>
 #include <errno.h>
@@ -118,21 +119,6 @@ size_t fmt_u64(char *buf, uint64_t v)
 		*--p = (char)('0' + v);
 	}
 	return n;
-}
-
-/* Eight hex digits of a 32-bit value, most significant first, as the bytes
-   of a little-endian 64-bit word. */
-static inline uint64_t hex8(uint32_t v)
-{
-	uint64_t x = v;
-
-	/* one nibble per byte, the most significant nibble in the lowest byte */
-	x = ((x & 0xffff) << 32) | (x >> 16);
-	x = ((x & UINT64_C(0x000000ff000000ff)) << 16) | ((x >> 8) & UINT64_C(0x000000ff000000ff));
-	x = ((x & UINT64_C(0x000f000f000f000f)) << 8) | ((x >> 4) & UINT64_C(0x000f000f000f000f));
-	/* 0-9 to '0'-'9', 10-15 to 'a'-'f' */
-	uint64_t letters = ((x + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101);
-	return x + UINT64_C(0x3030303030303030) + letters * ('a' - '0' - 10);
 }
 
 size_t fmt_hex(char *buf, uint64_t v)
@@ -713,95 +699,6 @@ static size_t short_cell(struct table *t, const struct cell *c, char *buf)
 }
 
 /* ---- the row fast path: one reservation per row, constant-size moves --- */
-
-/* n bytes, n small, with overlapping constant-size moves (no call). */
-static inline void copy_small(char *d, const char *src, size_t n)
-{
-	if (n >= 16) {
-		memcpy(d, src, 16);
-		memcpy(d + n - 16, src + n - 16, 16);
-	} else if (n >= 8) {
-		memcpy(d, src, 8);
-		memcpy(d + n - 8, src + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(d, src, 4);
-		memcpy(d + n - 4, src + n - 4, 4);
-	} else {
-		for (size_t k = 0; k < n; k++)
-			d[k] = src[k];
-	}
-}
-
-static inline char *put_bytes(char *d, const char *src, size_t n)
-{
-	if (n <= 32)
-		copy_small(d, src, n);
-	else
-		memcpy(d, src, n);
-	return d + n;
-}
-
-/* n spaces; may write up to 31 bytes past them (the row's slack). */
-static inline char *put_spaces(char *d, size_t n)
-{
-	static const char sp[32] = "                                ";
-	char *end = d + n;
-
-	while (d < end) {
-		memcpy(d, sp, 32);
-		d += 32;
-	}
-	return end;
-}
-
-/* Digits of v: its decimal length. */
-static inline size_t u64_len(uint64_t v)
-{
-	static const uint64_t pow10[20] = {
-		UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
-		UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
-		UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
-		UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
-		UINT64_C(1000000000000000), UINT64_C(10000000000000000),
-		UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
-		UINT64_C(10000000000000000000),
-	};
-	unsigned t = ((unsigned)(64 - __builtin_clzll(v | 1)) * 1233) >> 12;
-	size_t n = t + 1 - (v < pow10[t]);
-
-	return n ? n : 1;
-}
-
-/* An address in hex; the digits above the low 32 bits change rarely from
-   row to row, so they are formatted once and kept. Writes up to 18 bytes. */
-static inline size_t hex_cached(struct table *t, char *p, uint64_t v)
-{
-	uint32_t hi = (uint32_t)(v >> 32);
-	uint64_t lo;
-
-	if (!hi)
-		return fmt_hex(p, v);
-	if (hi != t->hex_hi || !t->hex_hi_len) {
-		t->hex_hi_len = fmt_hex(t->hex_hi_text, hi);
-		t->hex_hi = hi;
-	}
-	memcpy(p, t->hex_hi_text, 16);	/* "0x" and up to 8 digits (and slack) */
-	p += t->hex_hi_len;
-	lo = hex8((uint32_t)v);
-	memcpy(p, &lo, 8);
-	return t->hex_hi_len + 8;
-}
-
-/* Room for a cell of the fast path: flushes when the buffer is short. */
-static inline char *cell_room(struct obuf *o, char *p, size_t need)
-{
-	if ((size_t)(p - o->p) + need > o->cap) {
-		o->len = (size_t)(p - o->p);
-		ob_flush(o);
-		p = o->p + o->len;
-	}
-	return p;
-}
 
 static void row_text_fast(struct table *t, const struct cell *cells)
 {
