@@ -448,9 +448,15 @@ static void read_cgroup(struct options *o)
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", o->cgroup);
 	f = fopen(path, "re");
+	/* A relative name: under the cgroup v2 mount, which a hybrid host has
+	   at /sys/fs/cgroup/unified. */
 	if (!f && errno == ENOENT && o->cgroup[0] != '/') {
 		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/cgroup.procs", o->cgroup);
 		f = fopen(path, "re");
+		if (!f && errno == ENOENT) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/unified/%s/cgroup.procs", o->cgroup);
+			f = fopen(path, "re");
+		}
 	}
 	if (!f)
 		errx(EXIT_SCAN_FAILED, "cannot read the processes of cgroup '%s': %s", o->cgroup,

@@ -661,7 +661,13 @@ static void cut(struct obuf *o, size_t mark, int width)
 	for (i = mark; i < o->len; i++)
 		if (((unsigned char)o->p[i] & 0xc0) != 0x80 && ++cols == (size_t)width)
 			break;
-	/* i: the start of the last column's character: replace from there */
+	/* i: the start of the last column's character: replace from there,
+	   or from the start of an escape (\xHH) it would split */
+	for (size_t j = i > mark + 3 ? i - 3 : mark; j < i; j++)
+		if (o->p[j] == '\\' && j + 4 > i) {
+			i = j;
+			break;
+		}
 	o->len = i;
 	ob_write(o, "\xe2\x80\xa6", 3);
 }
