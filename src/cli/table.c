@@ -366,12 +366,53 @@ void esc_om(struct obuf *o, const char *str, size_t n)
 	ob_putc(o, '"');
 }
 
-size_t text_width(const char *s, size_t n)
+/* Terminal columns of a code point: 0 for combining marks, 2 for the wide
+   East Asian ranges and emoji, else 1 (escaped text holds no controls). */
+static unsigned cp_width(uint32_t c)
 {
+	if ((c >= 0x300 && c <= 0x36f) || (c >= 0x200b && c <= 0x200f) || (c >= 0xfe00 && c <= 0xfe0f))
+		return 0;
+	if ((c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0x303e) ||
+	    (c >= 0x3041 && c <= 0x33ff) || (c >= 0x3400 && c <= 0x4dbf) ||
+	    (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xa000 && c <= 0xa4cf) ||
+	    (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+	    (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+	    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
+	    (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+/* The code point of the valid UTF-8 sequence at s, of length len. */
+static uint32_t utf8_cp(const unsigned char *s, size_t len)
+{
+	uint32_t c = len == 1 ? s[0] : len == 2 ? s[0] & 0x1fu : len == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
+
+	for (size_t i = 1; i < len; i++)
+		c = (c << 6) | (s[i] & 0x3fu);
+	return c;
+}
+
+size_t text_width(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
 	size_t w = 0;
 
-	for (size_t i = 0; i < n; i++)
-		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	for (size_t i = 0; i < n;) {
+		if (s[i] < 0x80) {
+			w++;
+			i++;
+			continue;
+		}
+		size_t len = utf8_len(s + i, n - i);
+		if (!len) {
+			w++;
+			i++;
+			continue;
+		}
+		w += cp_width(utf8_cp(s + i, len));
+		i += len;
+	}
 	return w;
 }
 
@@ -656,11 +697,20 @@ void table_measure(struct table *t, const struct cell *cells)
 /* Cut the text written since mark to width display columns, ending "…". */
 static void cut(struct obuf *o, size_t mark, int width)
 {
-	size_t cols = 0, i;
+	const unsigned char *p = (const unsigned char *)o->p;
+	size_t cols = 0, i = mark;
 
-	for (i = mark; i < o->len; i++)
-		if (((unsigned char)o->p[i] & 0xc0) != 0x80 && ++cols == (size_t)width)
+	/* keep the characters that fit in width - 1 columns, then "…" */
+	while (i < o->len) {
+		size_t len = p[i] < 0x80 ? 1 : utf8_len(p + i, o->len - i);
+		unsigned w = len > 1 ? cp_width(utf8_cp(p + i, len)) : 1;
+		if (!len)
+			len = 1;
+		if (cols + w > (size_t)width - 1)
 			break;
+		cols += w;
+		i += len;
+	}
 	/* i: the start of the last column's character: replace from there,
 	   or from the start of an escape (\xHH) it would split */
 	for (size_t j = i > mark + 3 ? i - 3 : mark; j < i; j++)
