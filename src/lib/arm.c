@@ -242,7 +242,7 @@ static void hint_forget(struct pmscan_target *t)
 /* The fd of the process's own tracker; *inherited counts tracker fds that
    are bound to another process's memory (copies inherited from a parent),
    when the fd table was read. */
-static int find_tracker(struct pmscan_target *t, int *inherited, bool *ranged)
+static int find_tracker_how(struct pmscan_target *t, int *inherited, bool *ranged, bool remembered)
 {
 	unsigned features = 0;
 	char path[64];
@@ -259,7 +259,7 @@ static int find_tracker(struct pmscan_target *t, int *inherited, bool *ranged)
 	pid_t tid = target_live_task(t->pid);
 	pid_t owner = tid > 0 ? tid : t->pid;
 	/* The number remembered: this caller's, else a later run's hint. */
-	int hint = t->tracker_fd >= 0 ? t->tracker_fd : hint_read(t);
+	int hint = !remembered ? -1 : t->tracker_fd >= 0 ? t->tracker_fd : hint_read(t);
 	if (hint >= 0 && bound == 1 && fd_is_tracker(owner, hint, &features)) {
 		t->tracker_fd = hint;
 		if (ranged)
@@ -297,6 +297,11 @@ static int find_tracker(struct pmscan_target *t, int *inherited, bool *ranged)
 	t->tracker_fd = found;
 	hint_write(t, found);
 	return found;
+}
+
+static int find_tracker(struct pmscan_target *t, int *inherited, bool *ranged)
+{
+	return find_tracker_how(t, inherited, ranged, true);
 }
 
 PMSCAN_EXPORT int pmscan_tracker_fd(const struct pmscan_target *t)
@@ -454,14 +459,27 @@ static uint64_t chunks_of(const struct pmscan_mapping *m)
  * budget, else counted: chunks holding pages have a table already.
  */
 static uint64_t page_table_cost(struct pmscan_target *t, const struct pmscan_mapping *m, uint64_t left,
-				bool tracked)
+				bool tracked, uint64_t *charged)
 {
-	uint64_t ps = (uint64_t)page_size_cached(), bound = chunks_of(m) * ps;
-	struct settle st = { .count_only = true, .tracked = tracked };
+	uint64_t ps = (uint64_t)page_size_cached(), chunks = chunks_of(m);
+	/* Mappings side by side share the 2 MiB chunk between them: one
+	   page table, counted once (*charged: the last chunk counted, + 1). */
+	bool shared = charged && *charged == m->start / CHUNK + 1;
+	struct settle st = { .count_only = true, .tracked = tracked,
+			     .last_chunk = shared ? *charged : 0 };
 
+	if (shared)
+		chunks--;
+	uint64_t bound = chunks * ps;
 	if (bound <= left || walk_populated(t, m, &st) < 0)
 		return bound;
-	return (chunks_of(m) - (st.populated < chunks_of(m) ? st.populated : chunks_of(m))) * ps;
+	return (chunks - (st.populated < chunks ? st.populated : chunks)) * ps;
+}
+
+/* The mapping's cost was counted: its last chunk is charged. */
+static void charge(uint64_t *charged, const struct pmscan_mapping *m)
+{
+	*charged = (m->end - 1) / CHUNK + 1;
 }
 
 static int settle_mapping(struct pmscan_target *t, int uffd, const struct pmscan_mapping *m,
@@ -495,7 +513,7 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 {
 	struct maps_reader mr;
 	struct pmscan_mapping m;
-	uint64_t budget = t->pt_budget;
+	uint64_t budget = t->pt_budget, charged = 0;
 	int r;
 
 	if ((r = maps_open(&mr, t->maps_fd)) < 0)
@@ -506,7 +524,7 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 		const char *why = untrackable(&m);
 		int e = 0;
 		char pt[200];
-		uint64_t cost = why || !protect_new ? 0 : page_table_cost(t, &m, budget, false);
+		uint64_t cost = why || !protect_new ? 0 : page_table_cost(t, &m, budget, false, &charged);
 		if (!why && cost > budget)
 			why = over_budget(pt, sizeof(pt), cost, budget);
 		if (!why && (e = -uffd_register(uffd, &m)) != 0) {
@@ -526,6 +544,7 @@ static int register_all(struct pmscan_target *t, int uffd, const struct pmscan_r
 		if (protect_new && (r = settle_mapping(t, uffd, &m, true, NULL, NULL)) < 0)
 			break;
 		budget -= cost;
+		charge(&charged, &m);
 		if (st) {
 			st->mappings++;
 			st->bytes += m.end - m.start;
@@ -710,7 +729,11 @@ static int disarm_held(struct pmscan_target *t)
 
 	if (pmscan_target_alive(t) != 1)
 		return fail(t, ESRCH, "process %d has exited", (int)t->pid);
-	fd = find_tracker(t, &inherited, NULL);
+	/* The table itself, in its order, as it always was: a tracker that a
+	   killed --arm left unregistered is closed by a later --disarm then
+	   (the first one listed goes first), which the remembered number
+	   would pass over. Disarming is rare; scans use the number. */
+	fd = find_tracker_how(t, &inherited, NULL, false);
 	if (fd == -ENOENT)
 		return 0;	/* an inherited copy is the parent's: left alone */
 	if (fd < 0)
@@ -753,6 +776,69 @@ PMSCAN_EXPORT int pmscan_disarm(struct pmscan_target *t)
 	return r;
 }
 
+/* PROCMAP_QUERY (Linux 6.11): one mapping of /proc/PID/maps by address. */
+struct maps_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define MAPS_QUERY _IOWR('f', 17, struct maps_query)
+#define MAPS_QUERY_COVERING_OR_NEXT 0x10
+
+/*
+ * Is there nothing for pmscan_rearm to register? The pages that are not
+ * registered come in a few stretches (PAGEMAP_SCAN from the start, asking
+ * for the first such page, then again from the end of each mapping found
+ * there); each is a mapping that is looked up alone (PROCMAP_QUERY). When
+ * every one is a mapping arming leaves out ([vdso], no access rights) or
+ * outside the ranges, nothing is new: 1. 0 when something may be new (or
+ * the kernel cannot say this way): the maps are read then. Mappings the
+ * kernel never walks (VM_PFNMAP) cannot be registered and are not seen.
+ */
+static int nothing_fresh(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges)
+{
+	uint64_t end = probe_user_end(), pos = 0;
+	char name[4096];
+
+	if (!end || !have_pagemap_scan())
+		return 0;
+	for (int guard = 0; guard < 4096; guard++) {
+		struct page_region one;
+		struct pm_scan_arg a = {
+			.size = sizeof(a), .start = pos, .end = end,
+			.vec = (uintptr_t)&one, .vec_len = 1, .max_pages = 1,
+			.category_inverted = PAGE_IS_WPALLOWED, .category_mask = PAGE_IS_WPALLOWED,
+			.return_mask = PAGE_IS_WPALLOWED,
+		};
+		int n = pagemap_ioctl(t->pagemap_fd, &a);
+		if (n < 0)
+			return 0;
+		if (n == 0)
+			return 1;
+		struct maps_query q = {
+			.size = sizeof(q), .query_flags = MAPS_QUERY_COVERING_OR_NEXT,
+			.query_addr = one.start, .vma_name_size = sizeof(name),
+			.vma_name_addr = (uintptr_t)name,
+		};
+		if (ioctl(t->maps_fd, MAPS_QUERY, &q) < 0 || q.vma_start > one.start)
+			return 0;
+		if (!q.vma_name_size)
+			name[0] = '\0';
+		struct pmscan_mapping m = {
+			.start = q.vma_start, .end = q.vma_end, .name = name,
+			.perms = { q.vma_flags & 1 ? 'r' : '-', q.vma_flags & 2 ? 'w' : '-',
+				   q.vma_flags & 4 ? 'x' : '-', q.vma_flags & 8 ? 's' : 'p' },
+		};
+		if (!untrackable(&m) && in_ranges(&m, ranges, nranges))
+			return 0;
+		if (m.end >= end)
+			return 1;
+		pos = m.end;
+	}
+	return 0;
+}
+
 static int rearm_call(struct pmscan_target *t, const struct pmscan_range *ranges, size_t nranges,
 		      unsigned flags, pmscan_region_fn on_written, void *arg,
 		      struct pmscan_arm_stats *st)
@@ -793,6 +879,11 @@ static int rearm_call(struct pmscan_target *t, const struct pmscan_range *ranges
 		errno = -uffd;
 		return -1;
 	}
+	/* Most calls find nothing new: said without reading the maps. */
+	if (nothing_fresh(t, ranges, nranges) == 1) {
+		close(uffd);
+		return 1;
+	}
 	/* One pass over the maps: the page tables the tracked mappings hold
 	   (their empty 2 MiB chunks, each given one by the markers) count
 	   against the budget, so that it holds across runs; the new mappings
@@ -800,18 +891,29 @@ static int rearm_call(struct pmscan_target *t, const struct pmscan_range *ranges
 	struct maps_reader mr = { 0 };
 	struct pmscan_mapping m;
 	struct fresh_map { struct pmscan_mapping m; char name[256]; } *fresh = NULL;
-	size_t nfresh = 0;
+	struct pmscan_range *big = NULL;
+	size_t nfresh = 0, nbig = 0;
 	uint64_t used = 0, ps = (uint64_t)page_size_cached();
+	struct reg_cursor cur;
+	reg_cursor_init(&cur, t, probe_user_end());
 	r = maps_open(&mr, t->maps_fd);
 	while (r == 0 && (r = maps_next(&mr, &m)) > 0) {
 		r = 0;
 		if (untrackable(&m))
 			continue;
-		int tr = mapping_tracked(t, m.start);
+		int tr = reg_cursor_tracked(&cur, &m);
 		if (tr == 1) {
-			/* Small ones are not worth a scan: their tables are few. */
-			if (chunks_of(&m) * ps > (UINT64_C(1) << 20))
-				used += page_table_cost(t, &m, 0, true);
+			/* Small ones are not worth a scan: their tables are few.
+			   Counted below, only when something new needs the budget. */
+			if (chunks_of(&m) * ps > (UINT64_C(1) << 20)) {
+				struct pmscan_range *n = realloc(big, (nbig + 1) * sizeof(*big));
+				if (!n) {
+					r = -ENOMEM;
+					break;
+				}
+				big = n;
+				big[nbig++] = (struct pmscan_range){ m.start, m.end };
+			}
 			continue;
 		}
 		if (tr != 0 || !in_ranges(&m, ranges, nranges))
@@ -828,12 +930,18 @@ static int rearm_call(struct pmscan_target *t, const struct pmscan_range *ranges
 		nfresh++;
 	}
 	maps_close(&mr);
+	for (size_t i = 0; r == 0 && nfresh && i < nbig; i++) {
+		struct pmscan_mapping bm = { .start = big[i].start, .end = big[i].end, .name = "" };
+		used += page_table_cost(t, &bm, 0, true, NULL);
+	}
+	free(big);
+	uint64_t charged = 0;
 	uint64_t left = used < t->pt_budget ? t->pt_budget - used : 0;
 	for (size_t i = 0; r == 0 && i < nfresh; i++) {
 		struct pmscan_mapping *fm = &fresh[i].m;
 		/* Over the page-table budget: left untracked, and so never
 		   reported written. */
-		uint64_t cost = page_table_cost(t, fm, left, false);
+		uint64_t cost = page_table_cost(t, fm, left, false, &charged);
 		if (cost > left)
 			continue;
 		int e = uffd_register(uffd, fm);
@@ -844,6 +952,7 @@ static int rearm_call(struct pmscan_target *t, const struct pmscan_range *ranges
 		if (e < 0)
 			continue;	/* gone since, or a kind the kernel cannot track */
 		left -= cost;
+		charge(&charged, fm);
 		if ((r = settle_mapping(t, uffd, fm, flags & PMSCAN_REARM_PROTECT, on_written, arg)) < 0) {
 			fail(t, -r, "protecting the new mapping 0x%llx-0x%llx of process %d",
 			     (unsigned long long)fm->start, (unsigned long long)fm->end, (int)t->pid);

@@ -108,6 +108,20 @@ static inline bool scan_masks_match(const struct scan_masks *k, uint64_t categor
 	return (c & k->mask) == k->mask && (!k->anyof || (c & k->anyof));
 }
 
+/* scan.c: mapping_tracked for mappings met in ascending order, in a few
+   ioctls for the whole process (end: where the mappings asked about end at
+   most, probe_user_end() for all of them). */
+struct reg_cursor {
+	struct pmscan_target *t;
+	uint64_t end;
+	uint64_t unreg;		/* first unregistered page from the last query */
+	uint64_t ioctls;	/* calls made */
+	bool usable, valid;
+};
+void reg_cursor_init(struct reg_cursor *c, struct pmscan_target *t, uint64_t end);
+/* 1 registered, 0 not, -errno */
+int reg_cursor_tracked(struct reg_cursor *c, const struct pmscan_mapping *m);
+
 struct read_state;
 
 struct pmscan_scan {
@@ -131,6 +145,13 @@ struct pmscan_scan {
 	struct read_state *rd;	/* the read engine's buffers, kept across runs */
 	bool sd;		/* this run's tracker is soft-dirty: WRITTEN is read
 				   as SOFT_DIRTY (scan.c) */
+	struct reg_cursor cur;	/* which mappings are registered (scan.c) */
+	/* scan_piece_ahead: the kernel's answer for [ahead_from, ahead_pos),
+	   asked up to ahead_end with masks ahead_k, in vec[ahead_i, ahead_n) */
+	bool ahead_valid;
+	struct scan_masks ahead_k;
+	uint64_t ahead_from, ahead_pos, ahead_end;
+	int ahead_i, ahead_n;
 };
 
 /* engine-read.c: the /proc/PID/pagemap engine. read_piece scans
@@ -182,6 +203,7 @@ pid_t target_live_task(pid_t pid);
 
 long page_size_cached(void);
 int mapping_tracked(struct pmscan_target *t, uint64_t start);
+
 int pagemap_ioctl(int fd, struct pm_scan_arg *arg);
 
 #endif

@@ -272,8 +272,10 @@ static int probe_uffd_registered(struct pmscan_scan *s, const struct pmscan_mapp
 	/* Async write-protect came with PAGEMAP_SCAN: nothing is tracked without. */
 	if (!have_pagemap_scan())
 		return 0;
-	s->st.ioctls++;
-	return mapping_tracked(s->t, m->start);
+	uint64_t before = s->cur.ioctls;
+	int r = reg_cursor_tracked(&s->cur, m);
+	s->st.ioctls += s->cur.ioctls - before;
+	return r;
 }
 
 static int probe_tracked(struct pmscan_scan *s, const struct pmscan_mapping *m)
@@ -282,6 +284,64 @@ static int probe_tracked(struct pmscan_scan *s, const struct pmscan_mapping *m)
 	if (s->sd)
 		return 1;
 	return probe_uffd_registered(s, m);
+}
+
+/*
+ * Which mappings are registered, without one ioctl per mapping: mappings
+ * come in ascending order, and one PAGEMAP_SCAN from a mapping's start,
+ * asking for the first page that is NOT registered for async write-protect
+ * (stopped there), passes over every registered mapping before it in one
+ * call. That answer cannot see mappings the kernel never walks (VM_PFNMAP:
+ * [vvar], device memory), which are never registered; those are always
+ * backed by a file or named by the kernel, so such mappings are asked one
+ * by one (mapping_tracked), and private anonymous ones (no inode, no
+ * [name]) are answered from the first page found. The same answers as
+ * mapping_tracked, in a few calls for a process of any size.
+ */
+void reg_cursor_init(struct reg_cursor *c, struct pmscan_target *t, uint64_t end)
+{
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+	c->end = end;
+	c->usable = end && have_pagemap_scan();
+}
+
+/* The first page at or after addr that is not registered (and that the
+   kernel walks), or c->end when there is none. */
+static int first_unregistered(struct reg_cursor *c, uint64_t addr, uint64_t *out)
+{
+	struct page_region one;
+	struct pm_scan_arg a = {
+		.size = sizeof(a), .start = addr, .end = c->end,
+		.vec = (uintptr_t)&one, .vec_len = 1, .max_pages = 1,
+		.category_inverted = PAGE_IS_WPALLOWED, .category_mask = PAGE_IS_WPALLOWED,
+		.return_mask = PAGE_IS_WPALLOWED,
+	};
+
+	c->ioctls++;
+	int n = pagemap_ioctl(c->t->pagemap_fd, &a);
+	if (n < 0)
+		return -errno;
+	*out = n > 0 ? one.start : c->end;
+	return 0;
+}
+
+int reg_cursor_tracked(struct reg_cursor *c, const struct pmscan_mapping *m)
+{
+	int r;
+
+	if (!c->usable || m->end > c->end || m->inode || m->dev_major || m->dev_minor ||
+	    m->name[0] == '[') {
+		c->ioctls++;
+		return mapping_tracked(c->t, m->start);
+	}
+	if (c->unreg < m->start || !c->valid) {
+		if ((r = first_unregistered(c, m->start, &c->unreg)) < 0)
+			return r;
+		c->valid = true;
+	}
+	/* A mapping is registered whole or not at all. */
+	return c->unreg >= m->end;
 }
 
 static bool skip_mapping(const struct pmscan_mapping *m)
@@ -322,6 +382,104 @@ static int walk_next_mapping(struct pmscan_scan *s, struct walk *w)
 			return 0;
 		if (s->rs.r[w->ri].start < w->m.end)
 			return 1;
+	}
+}
+
+/*
+ * Scan [start, end) of mapping m without a page limit, the kernel's
+ * answer reaching ahead: one PAGEMAP_SCAN goes on to span (the end of the
+ * range being scanned) over the following mappings, and what it returned
+ * beyond m is kept for them, when they are scanned with the same masks
+ * (else asked again). Regions are cut at mapping boundaries here, as the
+ * kernel merges across them. What the kernel returns for a mapping that
+ * is then not scanned is dropped, which is right only when it did not
+ * write-protect it: with PM_SCAN_WP_MATCHING the answer reaches ahead only
+ * from a mapping whose masks every tracked mapping shares (m->tracked
+ * not 0), the kernel passing over untracked ones itself.
+ */
+static int ahead_fill(struct pmscan_scan *s, uint64_t pos)
+{
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.start = pos, .end = s->ahead_end,
+		.vec = (uintptr_t)s->vec, .vec_len = VEC_LEN,
+		.category_inverted = s->ahead_k.inv,
+		.category_mask = s->ahead_k.mask,
+		.category_anyof_mask = s->ahead_k.anyof,
+		.return_mask = s->ahead_k.ret,
+	};
+
+	if ((s->flags & PMSCAN_SCAN_WP) && !s->sd)
+		a.flags |= PM_SCAN_WP_MATCHING;
+	s->ahead_valid = false;
+	s->st.ioctls++;
+	int n = pagemap_ioctl(s->t->pagemap_fd, &a);
+	if (n < 0)
+		return -errno;
+	uint64_t last_end = n > 0 ? s->vec[n - 1].end : 0;
+	/* walk_end can be stale after several internal refills
+	   (docs/kernel.md): never resume before what was returned. */
+	uint64_t next = a.walk_end > last_end ? a.walk_end : last_end;
+	if (n < VEC_LEN && (!(a.flags & PM_SCAN_WP_MATCHING) || next >= s->ahead_end)) {
+		next = s->ahead_end;
+	} else if (next <= pos) {
+		if (a.flags & PM_SCAN_WP_MATCHING) {
+			snprintf(s->err, sizeof(s->err), "cannot reset part of the hugetlb page at "
+				 "0x%llx: give a range that covers whole huge pages",
+				 (unsigned long long)pos);
+			return -EINVAL;
+		}
+		return -EAGAIN;
+	}
+	s->ahead_pos = next;
+	s->ahead_i = 0;
+	s->ahead_n = n;
+	s->ahead_valid = true;
+	return 0;
+}
+
+static int scan_piece_ahead(struct pmscan_scan *s, struct merger *mg, const struct pmscan_mapping *m,
+			    uint64_t start, uint64_t end, uint64_t span, const struct scan_masks *k)
+{
+	int e;
+
+	if ((s->flags & PMSCAN_SCAN_WP) && !s->sd && m->tracked == 0)
+		span = end;
+	if (!s->ahead_valid || memcmp(&s->ahead_k, k, sizeof(*k)) || start < s->ahead_from ||
+	    end > s->ahead_end) {
+		s->ahead_k = *k;
+		s->ahead_from = start;
+		s->ahead_end = span > end ? span : end;
+		if ((e = ahead_fill(s, start)) < 0)
+			return e;
+	}
+	for (;;) {
+		while (s->ahead_i < s->ahead_n) {
+			struct page_region *pr = &s->vec[s->ahead_i];
+			if (pr->end <= start) {
+				s->ahead_i++;	/* before this piece: not scanned */
+				continue;
+			}
+			if (pr->start >= end)
+				return 0;	/* a later piece's */
+			struct pmscan_region r = {
+				.start = pr->start > start ? pr->start : start,
+				.end = pr->end < end ? pr->end : end,
+				.categories = pr->categories, .mapping = m,
+			};
+			s->st.pages += (r.end - r.start) >> mg->shift;
+			if ((e = merger_add(mg, &r)) != 0)
+				return e;
+			if (pr->end > end) {
+				pr->start = end;
+				return 0;
+			}
+			s->ahead_i++;
+		}
+		if (s->ahead_pos >= end)
+			return 0;
+		if ((e = ahead_fill(s, s->ahead_pos)) < 0)
+			return e;
 	}
 }
 
@@ -565,11 +723,19 @@ static int run(struct pmscan_scan *s)
 	    nothing_swapped(s->t, (s->require | s->anyof | s->exclude) & PMSCAN_SWAPPED))
 		never |= PMSCAN_SWAPPED;
 
+	/* The kernel's answer reaches past each mapping (scan_piece_ahead)
+	   unless pages are limited or each mapping must be checked first. */
+	uint64_t user_end = probe_user_end();
+	bool ahead = engine == PMSCAN_ENGINE_IOCTL && !s->max_pages && user_end &&
+		     !(s->flags & PMSCAN_SCAN_CHECK_WPASYNC);
+	s->ahead_valid = false;
 	if (s->flags & PMSCAN_SCAN_CHECK_WPASYNC) {
+		reg_cursor_init(&s->cur, s->t, user_end);
 		r = precheck_tracked(s);
 		if (r < 0)
 			return r;
 	}
+	reg_cursor_init(&s->cur, s->t, user_end);
 
 	if (s->sd)
 		merger_init(&mg, sd_emit_region, &sde);	/* SOFT_DIRTY back to WRITTEN */
@@ -630,6 +796,9 @@ static int run(struct pmscan_scan *s)
 			if (a < b) {
 				if (engine == PMSCAN_ENGINE_READ)
 					r = read_piece(s, &mg, m, a, b, &k, &stop);
+				else if (ahead)
+					r = scan_piece_ahead(s, &mg, m, a, b,
+							     s->rs.n ? s->rs.r[i].end : user_end, &k);
 				else
 					r = scan_piece(s, &mg, m, a, b, &k, &stop);
 				if (r)
