@@ -431,21 +431,42 @@ static int settle_region(const struct pmscan_region *r, void *arg)
 	return 0;
 }
 
-/* Walk the pages of m that hold something, into st. */
+/* Walk the pages of m that hold something, into st: PAGEMAP_SCAN over m
+   alone (a scan request would read the whole maps file for each mapping,
+   quadratic in their number), regions merged across its batches. */
 static int walk_populated(struct pmscan_target *t, const struct pmscan_mapping *m, struct settle *st)
 {
-	struct pmscan_scan *s = pmscan_scan_new(t);
-	int r = -ENOMEM;
+	struct page_region vec[512];
+	struct merger mg;
+	uint64_t pos = m->start;
+	int r = 0;
 
-	/* In a tracked mapping, swap entries may be the markers themselves. */
-	if (s && pmscan_scan_set_masks(s, 0, PMSCAN_PRESENT | (st->tracked ? 0 : PMSCAN_SWAPPED), 0,
-				       PMSCAN_PRESENT | PMSCAN_SWAPPED | PMSCAN_FILE | PMSCAN_PFNZERO) == 0 &&
-	    pmscan_scan_add_range(s, m->start, m->end) == 0) {
-		pmscan_scan_set_callbacks(s, NULL, settle_region, st);
-		r = pmscan_scan_run(s) < 0 ? -errno : 0;
+	merger_init(&mg, settle_region, st);
+	while (r == 0 && pos < m->end) {
+		/* In a tracked mapping, swap entries may be the markers themselves. */
+		struct pm_scan_arg a = {
+			.size = sizeof(a), .start = pos, .end = m->end,
+			.vec = (uintptr_t)vec, .vec_len = 512,
+			.category_anyof_mask = PAGE_IS_PRESENT | (st->tracked ? 0 : PAGE_IS_SWAPPED),
+			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_PFNZERO,
+		};
+		int n = pagemap_ioctl(t->pagemap_fd, &a);
+		if (n < 0)
+			return -errno;
+		for (int i = 0; r == 0 && i < n; i++) {
+			struct pmscan_region reg = { .start = vec[i].start, .end = vec[i].end,
+						     .categories = vec[i].categories, .mapping = m };
+			r = merger_add(&mg, &reg);
+		}
+		uint64_t last = n > 0 ? vec[n - 1].end : 0;
+		uint64_t next = a.walk_end > last ? a.walk_end : last;
+		if (n < 512 || next <= pos)
+			break;
+		pos = next;
 	}
-	pmscan_scan_free(s);
-	return r;
+	if (r == 0)
+		r = merger_flush(&mg);
+	return r < 0 ? r : r > 0 ? -r : 0;
 }
 
 static uint64_t chunks_of(const struct pmscan_mapping *m)
