@@ -90,3 +90,15 @@ read_engines "dense (every page written)"
 # The read engine against the kernel's page-types, on a target of its own
 # (one line saying why where page-types cannot be built or run).
 bash "$(dirname "$0")/page-types.sh" "$B"
+
+# Cost that grows only with the work (issue 14): each figure a ratio of two
+# things measured side by side in one run, by bench-scale. The 4 GiB target
+# goes first, so that the 8 GiB one of armcost fits (it shrinks to what
+# MemAvailable allows, and says so).
+kill "$tpid" 2>/dev/null
+wait "$tpid" 2>/dev/null || true
+make -s -C "$B" bench/bench-scale
+"$B/bench/bench-scale" fds "$PMSCAN"
+"$B/bench/bench-scale" rescan "$PMSCAN"
+"$B/bench/bench-scale" stop "$PMSCAN"
+"$B/bench/bench-scale" armcost "$PMSCAN" 8
