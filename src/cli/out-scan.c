@@ -562,15 +562,9 @@ static void json_processes(struct scan_out *s)
 		ob_puts(o, i ? ",\n{\"pid\":" : "\n{\"pid\":");
 		ob_u64(o, (uint64_t)p->pid);
 		ob_puts(o, ",\"comm\":");
-		if (p->comm && p->comm[0])
-			esc_json(o, p->comm, strlen(p->comm));
-		else
-			ob_puts(o, "null");
+		json_str_or_null(o, p->comm && p->comm[0] ? p->comm : NULL);
 		ob_puts(o, ",\"tracker\":");
-		if (p->tracker)
-			esc_json(o, p->tracker, strlen(p->tracker));
-		else
-			ob_puts(o, "null");
+		json_str_or_null(o, p->tracker);
 		ob_puts(o, ",\"mappings\":");
 		ob_u64(o, p->mappings);
 		ob_puts(o, ",\"untracked_mappings\":");
@@ -583,10 +577,7 @@ static void json_processes(struct scan_out *s)
 		ob_puts(o, ",\"pages\":");
 		ob_u64(o, p->pages);
 		ob_puts(o, ",\"error\":");
-		if (p->error)
-			esc_json(o, p->error, strlen(p->error));
-		else
-			ob_puts(o, "null");
+		json_str_or_null(o, p->error);
 		ob_putc(o, '}');
 	}
 	ob_puts(o, s->nprocs ? "\n]" : "]");

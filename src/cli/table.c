@@ -380,6 +380,14 @@ static uint32_t utf8_cp(const unsigned char *s, size_t len)
 	return c;
 }
 
+void json_str_or_null(struct obuf *o, const char *s)
+{
+	if (s)
+		esc_json(o, s, strlen(s));
+	else
+		ob_write(o, "null", 4);
+}
+
 size_t text_width(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;

@@ -82,6 +82,8 @@ void esc_text(struct obuf *o, const char *s, size_t n, bool raw);
  * valid UTF-8.
  */
 void esc_json(struct obuf *o, const char *s, size_t n);
+/* A JSON string for s, or null when s is NULL. */
+void json_str_or_null(struct obuf *o, const char *s);
 /*
  * OpenMetrics: a quoted label value; backslash, double quote and newline as
  * \\, \" and \n, the format's only escapes. Every byte that is not part of
