@@ -11,6 +11,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -461,6 +462,213 @@ static void report_tty(struct watch *w, double elapsed, double interval, double 
 	free(idx);
 }
 
+/* ---- OpenMetrics: one exposition per interval ----------------------------- */
+
+enum om_value { OM_PAGES, OM_BYTES, OM_RATE, OM_WSS_PAGES, OM_WSS_BYTES };
+
+/* The families, each given per process (pmscan_NAME) and per mapping
+   (pmscan_mapping_NAME): two families, so that sum() over one never counts
+   a page twice. Counters end in _total; units end the names. */
+static const struct om_family {
+	const char *name, *type, *unit, *help;
+	enum om_value v;
+} om_families[] = {
+	{ "written_pages", "counter", NULL,
+	  "Pages written since the watch began, summed over its intervals (a page written "
+	  "in n intervals counts n times)", OM_PAGES },
+	{ "written_bytes", "counter", "bytes",
+	  "Bytes written since the watch began (written pages times the page size)", OM_BYTES },
+	{ "write_rate_bytes_per_second", "gauge", "bytes_per_second",
+	  "Bytes written per second over the last interval", OM_RATE },
+	{ "written_working_set_pages", "gauge", NULL,
+	  "Distinct pages written since the watch began", OM_WSS_PAGES },
+	{ "written_working_set_bytes", "gauge", "bytes",
+	  "Distinct pages written since the watch began, in bytes", OM_WSS_BYTES },
+};
+
+#define OM_NFAMILIES (sizeof(om_families) / sizeof(om_families[0]))
+
+/* One mapping series: its label value escaped (in a scratch buffer) and the
+   counts of every mapping name that escapes to it. */
+struct om_series {
+	size_t off, len;
+	uint64_t interval, total, distinct;
+};
+
+static int om_by_label(const void *a, const void *b, void *arg)
+{
+	const char *buf = arg;
+	const struct om_series *x = a, *y = b;
+	int c = memcmp(buf + x->off, buf + y->off, x->len < y->len ? x->len : y->len);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The process's name now (exec changes it), or the last one read. */
+static void om_read_comm(struct watch *w)
+{
+	char path[64], buf[sizeof(w->comm)];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)w->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	if (buf[n - 1] == '\n')	/* the kernel's line end: a newline in the name stays */
+		n--;
+	memcpy(w->comm, buf, (size_t)n);
+	w->comm[n] = '\0';
+}
+
+static void om_meta(struct obuf *o, const struct om_family *f, bool mapping)
+{
+	const char *pre = mapping ? "pmscan_mapping_" : "pmscan_";
+
+	ob_puts(o, "# HELP ");
+	ob_puts(o, pre);
+	ob_puts(o, f->name);
+	ob_putc(o, ' ');
+	ob_puts(o, f->help);
+	if (mapping)
+		ob_puts(o, ", per mapping (the mappings of one name together)");
+	ob_puts(o, "\n# TYPE ");
+	ob_puts(o, pre);
+	ob_puts(o, f->name);
+	ob_putc(o, ' ');
+	ob_puts(o, f->type);
+	ob_putc(o, '\n');
+	if (f->unit) {
+		ob_puts(o, "# UNIT ");
+		ob_puts(o, pre);
+		ob_puts(o, f->name);
+		ob_putc(o, ' ');
+		ob_puts(o, f->unit);
+		ob_putc(o, '\n');
+	}
+}
+
+/* A sample line: NAME[_total]{LABELS[,mapping=VALUE]} VALUE; labels
+   without the closing brace, mapping (escaped) NULL for the process. */
+static void om_sample(struct watch *w, const struct om_family *f, const struct obuf *labels,
+		      const char *mapping, size_t mapping_len, uint64_t interval, uint64_t total,
+		      uint64_t distinct, double secs)
+{
+	struct obuf *o = &w->ob;
+
+	ob_puts(o, mapping ? "pmscan_mapping_" : "pmscan_");
+	ob_puts(o, f->name);
+	if (!strcmp(f->type, "counter"))
+		ob_puts(o, "_total");
+	ob_write(o, labels->p, labels->len);
+	if (mapping) {
+		ob_write(o, ",mapping=", 9);
+		ob_write(o, mapping, mapping_len);
+	}
+	ob_write(o, "} ", 2);
+	switch (f->v) {
+	case OM_PAGES: ob_u64(o, total); break;
+	case OM_BYTES: ob_u64(o, total * w->ps); break;
+	case OM_RATE:
+		ob_u64(o, secs > 0 ? (uint64_t)((double)(interval * w->ps) / secs + 0.5) : 0);
+		break;
+	case OM_WSS_PAGES: ob_u64(o, distinct); break;
+	case OM_WSS_BYTES: ob_u64(o, distinct * w->ps); break;
+	}
+	ob_putc(o, '\n');
+}
+
+/* One whole exposition, ending in # EOF: the process's families, then the
+   mappings written since the watch began, in the order of their names. */
+static void report_om(struct watch *w, double secs)
+{
+	struct obuf *o = &w->ob, lab = { .f = NULL }, names = { .f = NULL };
+	char labbuf[64 + 3 * sizeof(w->comm)];
+	struct om_series *ser;
+	size_t n = 0, cap = 1;
+
+	om_read_comm(w);
+	if (!w->wall_start) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		w->wall_start = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - (now() - w->start);
+	}
+	/* {pid="N",comm="..." : every sample's labels begin so */
+	lab.p = labbuf;
+	lab.cap = sizeof(labbuf);
+	ob_puts(&lab, "{pid=\"");
+	ob_u64(&lab, (uint64_t)w->pid);
+	ob_puts(&lab, "\",comm=");
+	esc_om(&lab, w->comm, strlen(w->comm));
+
+	/* The mapping series, merged where names escape alike. */
+	for (size_t i = 0; i < w->nlabels; i++)
+		if (w->labels[i].total)
+			cap += strlen(w->labels[i].name) * 3 + 2;
+	ser = malloc((w->nlabels + 1) * sizeof(*ser));
+	names.p = malloc(cap);
+	names.cap = cap;
+	if (!ser || !names.p)
+		err(EXIT_SCAN_FAILED, "out of memory");
+	for (size_t i = 0; i < w->nlabels; i++) {
+		const struct label *l = &w->labels[i];
+		if (!l->total)
+			continue;
+		ser[n] = (struct om_series){ .off = names.len, .interval = l->interval,
+					     .total = l->total, .distinct = l->distinct };
+		esc_om(&names, l->name, strlen(l->name));
+		ser[n].len = names.len - ser[n].off;
+		n++;
+	}
+	qsort_r(ser, n, sizeof(*ser), om_by_label, names.p);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && !om_by_label(&ser[m - 1], &ser[i], names.p)) {
+			ser[m - 1].interval += ser[i].interval;
+			ser[m - 1].total += ser[i].total;
+			ser[m - 1].distinct += ser[i].distinct;
+		} else {
+			ser[m++] = ser[i];
+		}
+	}
+
+	for (size_t f = 0; f < OM_NFAMILIES; f++) {
+		om_meta(o, &om_families[f], false);
+		om_sample(w, &om_families[f], &lab, NULL, 0, w->interval_pages, w->total_pages,
+			  w->seen.pages, secs);
+	}
+	ob_puts(o, "# HELP pmscan_interval_seconds Length of the last interval\n"
+		   "# TYPE pmscan_interval_seconds gauge\n"
+		   "# UNIT pmscan_interval_seconds seconds\n"
+		   "pmscan_interval_seconds");
+	ob_write(o, lab.p, lab.len);
+	ob_write(o, "} ", 2);
+	ob_fixed(o, secs, 6);
+	ob_puts(o, "\n# HELP pmscan_watch_start_time_seconds Start of the watch (the counters' "
+		   "zero), seconds since the Unix epoch\n"
+		   "# TYPE pmscan_watch_start_time_seconds gauge\n"
+		   "# UNIT pmscan_watch_start_time_seconds seconds\n"
+		   "pmscan_watch_start_time_seconds");
+	ob_write(o, lab.p, lab.len);
+	ob_write(o, "} ", 2);
+	ob_fixed(o, w->wall_start, 3);
+	ob_putc(o, '\n');
+	for (size_t f = 0; f < OM_NFAMILIES; f++) {
+		om_meta(o, &om_families[f], true);
+		for (size_t i = 0; i < m; i++)
+			om_sample(w, &om_families[f], &lab, names.p + ser[i].off, ser[i].len,
+				  ser[i].interval, ser[i].total, ser[i].distinct, secs);
+	}
+	ob_puts(o, "# EOF\n");
+	ob_flush(o);
+	free(ser);
+	free(names.p);
+}
+
 static void report(struct watch *w, double t)
 {
 	double elapsed = t - w->start, interval = t - w->last;
@@ -479,7 +687,9 @@ static void report(struct watch *w, double t)
 		w->nhist++;
 	w->history[w->nhist - 1] = rate;
 
-	if (w->tty) {
+	if (w->o->openmetrics) {
+		report_om(w, interval);
+	} else if (w->tty) {
 		report_tty(w, elapsed, interval, rate);
 	} else {
 		struct cell c[W_NCOLS];
@@ -526,7 +736,16 @@ static void summary(struct watch *w, double t)
 	struct obuf *o = &w->ob;
 	FILE *f = stdout;
 
-	if (w->o->json) {
+	if (w->o->openmetrics) {
+		/* The last exposition holds the totals; one with zeros if none was
+		   written, so that the output is never empty. */
+		if (!w->intervals) {
+			w->interval_pages = 0;
+			for (size_t i = 0; i < w->nlabels; i++)
+				w->labels[i].interval = 0;
+			report_om(w, elapsed);
+		}
+	} else if (w->o->json) {
 		ob_puts(o, "{\"summary\":true,\"pid\":");
 		ob_u64(o, (uint64_t)w->pid);
 		ob_puts(o, ",\"elapsed_s\":");
