@@ -98,6 +98,7 @@ bash "$(dirname "$0")/page-types.sh" "$B"
 kill "$tpid" 2>/dev/null
 wait "$tpid" 2>/dev/null || true
 make -s -C "$B" bench/bench-scale
+"$B/bench/bench-scale" watch "$PMSCAN"
 "$B/bench/bench-scale" fds "$PMSCAN"
 "$B/bench/bench-scale" rescan "$PMSCAN"
 "$B/bench/bench-scale" stop "$PMSCAN"

@@ -947,10 +947,12 @@ static int rearm_call(struct pmscan_target *t, const struct pmscan_range *ranges
 		fresh = n;
 		fresh[nfresh].m = m;
 		snprintf(fresh[nfresh].name, sizeof(fresh[nfresh].name), "%s", m.name);
-		fresh[nfresh].m.name = fresh[nfresh].name;
 		nfresh++;
 	}
 	maps_close(&mr);
+	/* Each realloc may have moved the names: point at them only now. */
+	for (size_t i = 0; i < nfresh; i++)
+		fresh[i].m.name = fresh[i].name;
 	for (size_t i = 0; r == 0 && nfresh && i < nbig; i++) {
 		struct pmscan_mapping bm = { .start = big[i].start, .end = big[i].end, .name = "" };
 		used += page_table_cost(t, &bm, 0, true, NULL);
