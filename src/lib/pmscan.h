@@ -343,7 +343,10 @@ struct pmscan_arm_stats {
 };
 
 /* The fd number of the tracker in the process, or -1 with errno ENOENT
-   (not armed) or another errno. */
+   (not armed) or another errno. Found without reading the process's fd
+   table where possible: the number last found or created is remembered
+   (for root in /run/pmscan, else in $XDG_RUNTIME_DIR/pmscan, one small file
+   per process, removed by pmscan_disarm) and checked before it is used. */
 int pmscan_tracker_fd(const struct pmscan_target *t);
 
 /*
