@@ -508,17 +508,20 @@ void scan_out_process_begin(pid_t pid)
 
 static char *read_comm(pid_t pid)
 {
-	char path[64], buf[64] = "";
+	char path[64], buf[64];
+	size_t n = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	f = fopen(path, "re");
 	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = '\0';
+		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 	}
-	buf[strcspn(buf, "\n")] = '\0';
+	/* only the kernel's final newline: a name may hold others */
+	if (n && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
 	return strdup(buf);
 }
 

@@ -263,7 +263,11 @@ void esc_text(struct obuf *o, const char *str, size_t n, bool raw)
 	}
 }
 
-void esc_json(struct obuf *o, const char *str, size_t n)
+/* A quoted string with the escapes JSON and OpenMetrics share (\" \\ \n);
+   om: OpenMetrics, which has no other escape, so the other controls become
+   U+FFFD; else JSON, which writes them as \t \r or \u00XX. Invalid UTF-8
+   is U+FFFD in both. */
+static void esc_quoted(struct obuf *o, const char *str, size_t n, bool om)
 {
 	static const char digits[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
@@ -293,9 +297,9 @@ void esc_json(struct obuf *o, const char *str, size_t n)
 				i += len;
 				continue;
 			}
-			if (!len) {
+			if (!len || om) {
 				ob_write(o, "\xef\xbf\xbd", 3);	/* U+FFFD */
-				i++;
+				i += len ? len : 1;
 				continue;
 			}
 			c = s[i + 1];	/* C1: U+0080-U+009F */
@@ -303,54 +307,30 @@ void esc_json(struct obuf *o, const char *str, size_t n)
 		} else {
 			i++;
 		}
-		switch (c) {
-		case '\n': ob_write(o, "\\n", 2); break;
-		case '\t': ob_write(o, "\\t", 2); break;
-		case '\r': ob_write(o, "\\r", 2); break;
-		default: {
+		if (c == '\n')
+			ob_write(o, "\\n", 2);
+		else if (om)
+			ob_write(o, "\xef\xbf\xbd", 3);	/* no escape for it exists */
+		else if (c == '\t')
+			ob_write(o, "\\t", 2);
+		else if (c == '\r')
+			ob_write(o, "\\r", 2);
+		else {
 			char e[6] = { '\\', 'u', '0', '0', digits[c >> 4], digits[c & 15] };
 			ob_write(o, e, 6);
-		}
 		}
 	}
 	ob_putc(o, '"');
 }
 
+void esc_json(struct obuf *o, const char *str, size_t n)
+{
+	esc_quoted(o, str, n, false);
+}
+
 void esc_om(struct obuf *o, const char *str, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	ob_putc(o, '"');
-	while (i < n) {
-		size_t run = i;
-		while (run < n && s[run] >= ' ' && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
-			run++;
-		if (run > i) {
-			ob_write(o, str + i, run - i);
-			i = run;
-			continue;
-		}
-		if (s[i] == '"' || s[i] == '\\') {
-			char e[2] = { '\\', (char)s[i] };
-			ob_write(o, e, 2);
-			i++;
-		} else if (s[i] == '\n') {
-			ob_write(o, "\\n", 2);
-			i++;
-		} else {
-			size_t len = s[i] >= 0x80 ? utf8_len(s + i, n - i) : 0;
-			if (len && !is_c1(s + i, len)) {
-				ob_write(o, str + i, len);
-				i += len;
-			} else {
-				/* invalid byte, C0, DEL or C1: no escape for it exists */
-				ob_write(o, "\xef\xbf\xbd", 3);	/* U+FFFD */
-				i += len ? len : 1;
-			}
-		}
-	}
-	ob_putc(o, '"');
+	esc_quoted(o, str, n, true);
 }
 
 /* Terminal columns of a code point: 0 for combining marks, 2 for the wide
