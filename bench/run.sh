@@ -97,6 +97,7 @@ bash "$(dirname "$0")/page-types.sh" "$B"
 # MemAvailable allows, and says so).
 kill "$tpid" 2>/dev/null
 wait "$tpid" 2>/dev/null || true
+trap 'rm -rf "$work"' EXIT
 make -s -C "$B" bench/bench-scale
 "$B/bench/bench-scale" watch "$PMSCAN"
 "$B/bench/bench-scale" fds "$PMSCAN"
