@@ -222,6 +222,8 @@ static int region_mapping(const struct pmscan_mapping *m, void *arg)
 
 enum { FAST_NONE, FAST_TEXT, FAST_JSON };
 
+bool scan_out_no_fast;
+
 /* The default region row, straight through (the hot path of a large scan):
    START END PAGES SIZE CATEGORIES MAPPING, as the table would write it. */
 static void region_text_fast(struct scan_out *s, const struct pmscan_region *r, uint64_t pages)
@@ -236,12 +238,15 @@ static void region_text_fast(struct scan_out *s, const struct pmscan_region *r, 
 	char *p = cell_room(o, o->p + o->len, 256 + s->cats_len + s->label_len);
 	size_t n;
 
-	put_spaces(p, ws);
+	/* an address's slack lands on its padding: the spaces after it */
 	n = hex_cached(t, p, r->start);
+	if (n < ws)
+		put_spaces(p + n, ws - n);
 	p += n > ws ? n : ws;
 	*p++ = ' ';
-	put_spaces(p, we);
 	n = hex_cached(t, p, r->end);
+	if (n < we)
+		put_spaces(p + n, we - n);
 	p += n > we ? n : we;
 	*p++ = ' ';
 	n = u64_len(pages);
@@ -317,11 +322,13 @@ static int region_row(const struct pmscan_region *r, void *arg)
 			(struct cell){ .kind = CELL_RAWJSON, .s = s->cats_json, .len = s->cats_json_len } :
 			(struct cell){ .kind = CELL_ESC, .s = s->cats, .len = s->cats_len, .w = s->cats_len };
 	}
-	if (s->fast == FAST_TEXT) {
+	/* The straight-line rows reserve room for the whole row at once: a
+	   name too long for that takes the table's way. */
+	if (s->fast == FAST_TEXT && s->label_len < s->ob.cap / 4) {
 		region_text_fast(s, r, pages);
 		goto done;
 	}
-	if (s->fast == FAST_JSON) {
+	if (s->fast == FAST_JSON && s->label_len < s->ob.cap / 4) {
 		region_json_fast(s, r, pages);
 		goto done;
 	}
@@ -461,7 +468,7 @@ int scan_out_begin(const struct options *o, uint64_t ret_mask, bool several)
 		region_cols[R_CATEGORIES].width = w > 32 ? 32 : w < 10 ? 10 : w;
 	}
 	table_start(&s->t, &s->ob, s->fmt, isatty(STDOUT_FILENO), o->bytes, o->noheadings);
-	s->fast = o->mode != MODE_REGIONS || s->t.trunc_width ? FAST_NONE :
+	s->fast = o->mode != MODE_REGIONS || s->t.trunc_width || scan_out_no_fast ? FAST_NONE :
 		  s->fmt == FMT_JSON ? (same_columns(&s->t, json_default) ? FAST_JSON : FAST_NONE) :
 		  same_columns(&s->t, text_default) ? FAST_TEXT : FAST_NONE;
 	if (s->fmt == FMT_JSON) {

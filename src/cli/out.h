@@ -23,6 +23,9 @@ void scan_out_process_begin(pid_t pid);
 void scan_out_process_end(pid_t pid, const char *comm, const struct pmscan_scan_stats *st,
 			  const char *tracker, bool untracked_checked, const char *error);
 int scan_out_end(void);
+/* Tests: every region row through the table, for comparison with the
+   default row's straight-line writer. */
+extern bool scan_out_no_fast;
 
 /* watch.c: the columns of --watch's interval rows */
 const struct column *watch_columns(size_t *n);

@@ -10,6 +10,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +77,16 @@ void ob_write_slow(struct obuf *o, const char *s, size_t n)
 
 void ob_spaces(struct obuf *o, int n)
 {
-	if (n <= 0)
-		return;
-	ob_room(o, (size_t)n);
-	memset(o->p + o->len, ' ', (size_t)n);
-	o->len += (size_t)n;
+	/* in pieces: a column can be wider than the buffer */
+	size_t most = o->cap > 1 ? o->cap / 2 : 1;
+
+	while (n > 0) {
+		size_t k = (size_t)n < most ? (size_t)n : most;
+		ob_room(o, k);
+		memset(o->p + o->len, ' ', k);
+		o->len += k;
+		n -= (int)k;
+	}
 }
 
 size_t fmt_u64(char *buf, uint64_t v)
@@ -142,9 +148,19 @@ size_t fmt_fixed(char *buf, double v, int decimals)
 	if (v >= 1e15)		/* beyond any count pmscan prints */
 		v = 1e15;
 	scale = (uint64_t)pow10[decimals];
-	scaled = (uint64_t)(v * (double)scale + 0.5);
-	whole = scaled / scale;
-	frac = scaled % scale;
+	if (v * (double)scale < 1e18) {
+		scaled = (uint64_t)(v * (double)scale + 0.5);
+		whole = scaled / scale;
+		frac = scaled % scale;
+	} else {
+		/* v * scale would not fit 64 bits: the whole part apart */
+		whole = (uint64_t)v;
+		frac = (uint64_t)((v - (double)whole) * (double)scale + 0.5);
+		if (frac >= scale) {
+			whole++;
+			frac -= scale;
+		}
+	}
 	n += fmt_u64(buf + n, whole);
 	if (decimals) {
 		buf[n++] = '.';
@@ -627,50 +643,10 @@ static void json_cell(struct table *t, const struct cell *c)
 	}
 }
 
-void table_measure(struct table *t, const struct cell *cells)
-{
-	struct obuf *real = t->ob, tmp = { .f = NULL };
-
-	if (t->fmt != FMT_TEXT)
-		return;
-	tmp.cap = 16384;
-	tmp.p = malloc(tmp.cap);
-	if (!tmp.p)
-		return;
-	t->ob = &tmp;
-	for (size_t i = 0; i < t->nsel; i++) {
-		const struct cell *v = &cells[t->sel[i]];
-		if (v->kind == CELL_STR && strlen(v->s) * 4 + 8 > tmp.cap)
-			continue;
-		tmp.len = 0;
-		text_cell(t, v);
-		int w = (int)text_width(tmp.p, tmp.len);
-		if (w > t->width[i])
-			t->width[i] = w;
-	}
-	t->ob = real;
-	free(tmp.p);
-	/* the cut column gets what the others leave */
-	if (t->termwidth) {
-		int used = 0, trunc = -1;
-		for (size_t i = 0; i < t->nsel; i++) {
-			if ((t->cols[t->sel[i]].flags & COL_TRUNC) && trunc < 0)
-				trunc = (int)i;
-			else
-				used += t->width[i] + 1;
-		}
-		if (trunc >= 0) {
-			int room = t->termwidth - used;
-			int min = (int)strlen(t->cols[t->sel[trunc]].name);
-			t->trunc_width = room >= (min > 8 ? min : 8) ? room : (min > 8 ? min : 8);
-			if (t->width[trunc] > t->trunc_width)
-				t->width[trunc] = t->trunc_width;
-		}
-	}
-}
-
-/* Cut the text written since mark to width display columns, ending "…". */
-static void cut(struct obuf *o, size_t mark, int width)
+/* Cut the text written since mark to width display columns, ending "…";
+   returns the columns left (fewer than width when a wide character or an
+   escape did not fit whole). */
+static size_t cut(struct obuf *o, size_t mark, int width)
 {
 	const unsigned char *p = (const unsigned char *)o->p;
 	size_t cols = 0, i = mark;
@@ -690,11 +666,99 @@ static void cut(struct obuf *o, size_t mark, int width)
 	   or from the start of an escape (\xHH) it would split */
 	for (size_t j = i > mark + 3 ? i - 3 : mark; j < i; j++)
 		if (o->p[j] == '\\' && j + 4 > i) {
+			cols -= i - j;	/* the escape's characters are ASCII */
 			i = j;
 			break;
 		}
 	o->len = i;
 	ob_write(o, "\xe2\x80\xa6", 3);
+	return cols + 1;
+}
+
+/* The most bytes text_cell writes for c, with the room its ob_* calls
+   ask for. */
+static size_t cell_bound(const struct cell *c)
+{
+	size_t n = c->kind == CELL_STR ? strlen(c->s) * 4 : c->kind == CELL_ESC ? c->len :
+		   c->kind == CELL_RAWJSON ? c->text_len : 0;
+
+	return n + 40;
+}
+
+/* The text form of one cell in a buffer of its own (tmp->p malloc'd). */
+static void cell_alone(struct table *t, const struct cell *c, struct obuf *tmp)
+{
+	struct obuf *real = t->ob;
+
+	*tmp = (struct obuf){ .cap = cell_bound(c) + 8, .f = NULL };	/* + "…" */
+	tmp->p = malloc(tmp->cap);
+	if (!tmp->p)
+		err(EXIT_SCAN_FAILED, "out of memory");
+	t->ob = tmp;
+	text_cell(t, c);
+	t->ob = real;
+}
+
+/* A cell too large for the row paths' room in the buffer (a long name, a
+   column wider than the buffer): formatted apart, cut to cutw columns if
+   cutw, padded to width, and written in pieces. */
+static void big_cell(struct table *t, const struct cell *c, size_t width, bool right, int cutw)
+{
+	struct obuf tmp, *o = t->ob;
+	size_t w;
+
+	cell_alone(t, c, &tmp);
+	w = text_width(tmp.p, tmp.len);
+	if (cutw > 0 && w > (size_t)cutw)
+		w = cut(&tmp, 0, cutw);
+	if (right && w < width)
+		ob_spaces(o, (int)(width - w));
+	ob_write(o, tmp.p, tmp.len);
+	if (!right && w < width)
+		ob_spaces(o, (int)(width - w));
+	free(tmp.p);
+}
+
+void table_measure(struct table *t, const struct cell *cells)
+{
+	if (t->fmt != FMT_TEXT)
+		return;
+	for (size_t i = 0; i < t->nsel; i++) {
+		const struct cell *v = &cells[t->sel[i]];
+		size_t w;
+		if (v->kind == CELL_ESC) {
+			w = v->w ? v->w : text_width(v->s, v->len);
+		} else if (v->kind == CELL_RAWJSON) {
+			w = text_width(v->text, v->text_len);
+		} else {
+			struct obuf tmp;
+			cell_alone(t, v, &tmp);
+			w = text_width(tmp.p, tmp.len);
+			free(tmp.p);
+		}
+		/* the sum of the widths stays an int */
+		if (w > INT_MAX / (TABLE_MAX_COLS + 1))
+			w = INT_MAX / (TABLE_MAX_COLS + 1);
+		if ((int)w > t->width[i])
+			t->width[i] = (int)w;
+	}
+	/* the cut column gets what the others leave */
+	if (t->termwidth) {
+		int used = 0, trunc = -1;
+		for (size_t i = 0; i < t->nsel; i++) {
+			if ((t->cols[t->sel[i]].flags & COL_TRUNC) && trunc < 0)
+				trunc = (int)i;
+			else
+				used += t->width[i] + 1;
+		}
+		if (trunc >= 0) {
+			int room = t->termwidth - used;
+			int min = (int)strlen(t->cols[t->sel[trunc]].name);
+			t->trunc_width = room >= (min > 8 ? min : 8) ? room : (min > 8 ? min : 8);
+			if (t->width[trunc] > t->trunc_width)
+				t->width[trunc] = t->trunc_width;
+		}
+	}
 }
 
 /* A cell whose text form is short and ASCII, formatted into buf; its length,
@@ -742,16 +806,28 @@ static void row_text_fast(struct table *t, const struct cell *cells)
 		bool last = i + 1 == t->nsel;
 		size_t width = t->fmt == FMT_TEXT && !last ? (size_t)t->width[i] : 0, n;
 		bool right = c->flags & COL_RIGHT;
+		size_t slen = v->kind == CELL_STR ? strlen(v->s) : 0;
+		size_t need = width + (v->kind == CELL_ESC ? v->len + 40 : v->kind == CELL_STR ? slen * 4 + 64 :
+				       v->kind == CELL_RAWJSON ? v->text_len + 64 : 64);
 
+		if (need > o->cap / 2) {
+			/* larger than the room a row may take at once */
+			o->len = (size_t)(p - o->p);
+			big_cell(t, v, width, right, 0);
+			p = o->p + o->len;
+			p = cell_room(o, p, 1);
+			*p++ = last ? '\n' : ' ';
+			continue;
+		}
 		switch (v->kind) {
 		case CELL_ESC:
-			p = cell_room(o, p, v->len + width + 40);
+			p = cell_room(o, p, need);
+			n = width ? (v->w ? v->w : text_width(v->s, v->len)) : 0;
+			if (right && n < width)
+				p = put_spaces(p, width - n);
 			p = put_bytes(p, v->s, v->len);
-			if (width) {
-				n = v->w ? v->w : text_width(v->s, v->len);
-				if (n < width)
-					p = put_spaces(p, width - n);
-			}
+			if (!right && n < width)
+				p = put_spaces(p, width - n);
 			break;
 		case CELL_U64:
 		case CELL_HEX:
@@ -759,11 +835,14 @@ static void row_text_fast(struct table *t, const struct cell *cells)
 		case CELL_NONE:
 		case CELL_BOOL:
 			/* Short and ASCII: spaces first, the value over them. */
-			p = cell_room(o, p, width + 64);
+			p = cell_room(o, p, need);
 			if (width)
 				put_spaces(p, width);
 			if (v->kind == CELL_HEX && !right) {
+				/* its slack lands on the padding: spaces again */
 				n = hex_cached(t, p, v->u);
+				if (n < width)
+					put_spaces(p + n, width - n);
 			} else if (v->kind == CELL_U64 && right) {
 				n = u64_len(v->u);
 				fmt_u64(p + (n < width ? width - n : 0), v->u);
@@ -787,13 +866,6 @@ static void row_text_fast(struct table *t, const struct cell *cells)
 		default: {
 			/* strings to escape, decimals, JSON arrays: the general way */
 			size_t mark;
-			size_t need = (v->kind == CELL_STR ? strlen(v->s) * 4 : v->text_len) + width + 64;
-			if (need > o->cap / 2) {
-				o->len = (size_t)(p - o->p);
-				text_cell(t, v);
-				p = o->p + o->len;
-				break;
-			}
 			p = cell_room(o, p, need);
 			o->len = (size_t)(p - o->p);
 			mark = o->len;
@@ -803,7 +875,8 @@ static void row_text_fast(struct table *t, const struct cell *cells)
 				n = text_width(o->p + mark, o->len - mark);
 				if (n < width) {
 					if (right) {
-						memmove(o->p + mark + (width - n), o->p + mark, n);
+						/* n counts columns: move the bytes */
+						memmove(o->p + mark + (width - n), o->p + mark, o->len - mark);
 						memset(o->p + mark, ' ', width - n);
 						p += width - n;
 					} else {
@@ -910,10 +983,17 @@ void table_row(struct table *t, const struct cell *cells)
 		bool pad = t->fmt == FMT_TEXT && !last;
 		char buf[48];
 		size_t n = short_cell(t, v, buf);
+		size_t width = pad ? (size_t)t->width[i] : 0;
+		bool right = c->flags & COL_RIGHT;
 
 		if (n) {
 			/* short ASCII: its width is its length */
-			size_t gap = pad && n < (size_t)t->width[i] ? (size_t)t->width[i] - n : 0;
+			size_t gap = n < width ? width - n : 0;
+			if (n + gap + 1 > o->cap / 2) {
+				big_cell(t, v, width, right, 0);
+				ob_putc(o, last ? '\n' : ' ');
+				continue;
+			}
 			ob_room(o, n + gap + 1);
 			if (gap && (c->flags & COL_RIGHT)) {
 				memset(o->p + o->len, ' ', gap);
@@ -932,18 +1012,21 @@ void table_row(struct table *t, const struct cell *cells)
 		size_t need = v->kind == CELL_STR ? strlen(v->s) * 4 + 8 :
 			      v->kind == CELL_ESC ? v->len + 8 : v->text_len + 8;
 		size_t mark;
-		bool cut_it = (c->flags & COL_TRUNC) && t->trunc_width;
+		bool cut_it = (c->flags & COL_TRUNC) && t->trunc_width && t->fmt == FMT_TEXT;
 
+		if (need + width + 4 > o->cap / 2) {
+			big_cell(t, v, width, right, cut_it ? t->trunc_width : 0);
+			ob_putc(o, last ? '\n' : ' ');
+			continue;
+		}
 		/* The whole cell and its padding fit in the buffer: aligned in place. */
-		ob_room(o, need + (size_t)t->width[i] + 4);
+		ob_room(o, need + width + 4);
 		mark = o->len;
 		text_cell(t, v);
 		if (o->len >= mark && t->fmt == FMT_TEXT && (pad || cut_it)) {
 			size_t w = text_width(o->p + mark, o->len - mark);
-			if (cut_it && w > (size_t)t->trunc_width) {
-				cut(o, mark, t->trunc_width);
-				w = (size_t)t->trunc_width;
-			}
+			if (cut_it && w > (size_t)t->trunc_width)
+				w = cut(o, mark, t->trunc_width);
 			if (pad && w < (size_t)t->width[i]) {
 				size_t gap = (size_t)t->width[i] - w;
 				if (c->flags & COL_RIGHT) {

@@ -698,7 +698,13 @@ static void report(struct watch *w, double t)
 		size_t n = ranked(w, &idx, by_interval, false);
 		bool json = w->o->json;
 
-		scratch_init(&sc, 64 + (n < TOP ? n : TOP) * (4096 * 6 + 64));
+		size_t room = 64;
+
+		/* a name is unbounded (a path deeper than PATH_MAX shows whole
+		   in the maps): each one's worst escape, \u00XX for every byte */
+		for (size_t i = 0; i < n && i < TOP; i++)
+			room += strlen(w->labels[idx[i]].name) * 6 + 64;
+		scratch_init(&sc, room);
 		if (json)
 			ob_putc(&sc.ob, '[');
 		mappings_cell(w, &sc.ob, idx, n < TOP ? n : TOP, false, json);

@@ -141,6 +141,54 @@ expect_exit 2 "--watch with a selection" "--watch takes only" --watch -p 1 --pre
 expect_exit 2 "--watch=0" "invalid interval '0'" --watch=0 -p 1
 expect_exit 2 "--count without --watch" "--count goes with --watch" -p 1 --count=3
 
+# A mapping name far longer than PATH_MAX (a file deep in directories named with
+# control bytes: the maps show the whole path, 4 bytes each as \xHH, 6 as
+# \u00XX): the MAPPINGS cell of the interval rows holds it whole (it was
+# sized for five 4096-byte names: the scratch buffer overflowed into a write to
+# no stream, a crash).
+if command -v python3 >/dev/null; then
+	python3 - "$WORK/deep" >"$WORK/deep.out" <<'PY' &
+import mmap, os, sys, time
+base = sys.argv[1]
+os.makedirs(base, exist_ok=True)
+fd = os.open(base, os.O_RDONLY)
+for i in range(170):           # 170 levels of 200 bytes: 34000 and more
+    name = "\x01" * 199 + "d"
+    try:
+        os.mkdir(name, dir_fd=fd)
+    except FileExistsError:
+        pass
+    nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+f = os.open("file", os.O_RDWR | os.O_CREAT, 0o600, dir_fd=fd)
+os.ftruncate(f, 4096 * 8)
+m = mmap.mmap(f, 4096 * 8)
+print(os.getpid(), flush=True)
+for _ in range(2000):
+    for p in range(8):
+        m[p * 4096] = (m[p * 4096] + 1) & 0xff
+    time.sleep(0.02)
+PY
+	deep=$!
+	for ((i = 0; i < 100; i++)); do [ -s "$WORK/deep.out" ] && break; sleep 0.1; done
+	for fmt in "" --raw --json; do
+		"$PMSCAN" --watch=0.2 --count=2 $fmt -o pages,mappings -p "$deep" >"$WORK/out" 2>"$WORK/err"
+		RC=$?
+		check "a mapping name of 34000 control bytes ${fmt:-(text)}: exit 0" [ "$RC" -eq 0 ]
+		if [ "$fmt" = --json ]; then
+			check "--json: the whole name in mappings" \
+				[ "$(jq -rs '[.[] | select(.summary != true) | .mappings[] | .mapping | select(endswith("/file")) | length] | max' "$WORK/out")" -gt 34000 ]
+		else
+			check "${fmt:-text}: the whole name, escaped, in MAPPINGS" grep -q '\\x01d/\\x01.*/file=[0-9]' "$WORK/out"
+		fi
+	done
+	kill "$deep" 2>/dev/null
+	wait "$deep" 2>/dev/null
+else
+	skip "a mapping name longer than PATH_MAX" "python3 is not installed"
+fi
+
 # On a terminal: the live display shows the rate.
 target_start
 map A 20000 anon
