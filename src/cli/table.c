@@ -232,6 +232,16 @@ static bool is_c1(const unsigned char *s, size_t len)
 	return len == 2 && s[0] == 0xc2 && s[1] < 0xa0;
 }
 
+/* The invisible controls that reorder or break text on a terminal: the bidi
+   embeddings, overrides and isolates (U+202A-202E, U+2066-2069) and the line
+   and paragraph separators (U+2028, U+2029), all E2 80 xx or E2 81 xx. */
+static bool is_format_ctl(const unsigned char *s, size_t len)
+{
+	return len == 3 && s[0] == 0xe2 &&
+	       ((s[1] == 0x80 && s[2] >= 0xa8 && s[2] <= 0xae) ||
+		(s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9));
+}
+
 static void put_xhh(struct obuf *o, unsigned char c)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -262,15 +272,15 @@ void esc_text(struct obuf *o, const char *str, size_t n, bool raw)
 		}
 		if (s[i] >= 0x80) {
 			size_t len = utf8_len(s + i, n - i);
-			if (len && !is_c1(s + i, len)) {
+			if (len && !is_c1(s + i, len) && !is_format_ctl(s + i, len)) {
 				ob_write(o, str + i, len);
 				i += len;
 				continue;
 			}
-			if (len) {	/* C1: both bytes escaped */
-				put_xhh(o, s[i]);
-				put_xhh(o, s[i + 1]);
-				i += 2;
+			if (len) {	/* C1 or a format control: every byte escaped */
+				for (size_t k = 0; k < len; k++)
+					put_xhh(o, s[i + k]);
+				i += len;
 				continue;
 			}
 		}
@@ -308,9 +318,16 @@ static void esc_quoted(struct obuf *o, const char *str, size_t n, bool om)
 		}
 		if (c >= 0x80) {
 			size_t len = utf8_len(s + i, n - i);
-			if (len && !is_c1(s + i, len)) {
+			if (len && !is_c1(s + i, len) && (om || !is_format_ctl(s + i, len))) {
 				ob_write(o, str + i, len);
 				i += len;
+				continue;
+			}
+			if (len == 3) {	/* JSON: a format control as \u20XX */
+				char e[6] = { '\\', 'u', '2', '0', digits[((s[i + 1] & 3) << 2) | (s[i + 2] >> 4 & 3)],
+					      digits[s[i + 2] & 15] };
+				ob_write(o, e, 6);
+				i += 3;
 				continue;
 			}
 			if (!len || om) {
@@ -673,6 +690,12 @@ static size_t cut(struct obuf *o, size_t mark, int width)
 	o->len = i;
 	ob_write(o, "\xe2\x80\xa6", 3);
 	return cols + 1;
+}
+
+void ob_fit(struct obuf *o, size_t mark, int width)
+{
+	if (width > 1 && o->len >= mark && text_width(o->p + mark, o->len - mark) > (size_t)width)
+		cut(o, mark, width);
 }
 
 /* The most bytes text_cell writes for c, with the room its ob_* calls

@@ -71,13 +71,17 @@ size_t fmt_fixed(char *buf, double v, int decimals);	/* at least 32 bytes */
 
 /*
  * Text: bytes that are not printable are written as \xHH: C0 controls, DEL,
- * the C1 controls (U+0080-U+009F, which some terminals obey), bytes that are
- * not valid UTF-8, and the backslash itself; raw text escapes the space too,
- * so a field never holds one. Valid printable UTF-8 passes unchanged.
+ * the C1 controls (U+0080-U+009F, which some terminals obey), the bidi
+ * embeddings, overrides and isolates and the line and paragraph separators
+ * (U+202A-202E, U+2066-2069, U+2028-2029: they reorder what follows), bytes
+ * that are not valid UTF-8, and the backslash itself; raw text escapes the
+ * space too, so a field never holds one. Valid printable UTF-8 passes
+ * unchanged.
  */
 void esc_text(struct obuf *o, const char *s, size_t n, bool raw);
 /*
- * JSON: a quoted string literal; controls (C0, DEL, C1) as \u00XX, and every
+ * JSON: a quoted string literal; controls (C0, DEL, C1) as \u00XX, the bidi
+ * and separator controls above as \u20XX, and every
  * byte that is not part of valid UTF-8 as U+FFFD, so the document is always
  * valid UTF-8.
  */
@@ -93,6 +97,9 @@ void json_str_or_null(struct obuf *o, const char *s);
  * names can thus give one value: callers merge such series.
  */
 void esc_om(struct obuf *o, const char *s, size_t n);
+/* Cut the escaped text written since mark to width display columns (ending
+   "…") when it is wider; the whole of it must still be in the buffer. */
+void ob_fit(struct obuf *o, size_t mark, int width);
 /* Display columns of already escaped text (one per UTF-8 character). */
 size_t text_width(const char *s, size_t n);
 

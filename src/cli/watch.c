@@ -450,14 +450,29 @@ static void report_tty(struct watch *w, double elapsed, double interval, double 
 	fprintf(f, "history   %s  peak %s/s\033[K\n", spark, peak);
 	fprintf(f, "distinct  %llu pages (%s) since the watch began\033[K\n",
 		(unsigned long long)w->seen.pages, d);
-	fputs("top      ", f);
+	/* The top line is cut to the terminal's width: a wrapped line would
+	   break the redraw of the five lines in place. */
+	size_t need = 64;
+	for (size_t i = 0; i < n && i < TOP; i++)
+		need += strlen(w->labels[idx[i]].name) * 4 + 32;
+	struct scratch line;
+	int cols = terminal_width();
+	scratch_init(&line, need);
+	ob_puts(&line.ob, "top      ");
 	for (size_t i = 0; i < n && i < TOP; i++) {
-		size_t len;
-		char *name = str_escape(FMT_TEXT, w->labels[idx[i]].name, &len);
-		fprintf(f, " %s %llu", name ? name : "?", (unsigned long long)w->labels[idx[i]].interval);
-		free(name);
+		const char *name = w->labels[idx[i]].name;
+		ob_putc(&line.ob, ' ');
+		esc_text(&line.ob, name, strlen(name), false);
+		ob_putc(&line.ob, ' ');
+		ob_u64(&line.ob, w->labels[idx[i]].interval);
 	}
-	fputs(n ? "\033[K\n" : " -\033[K\n", f);
+	if (!n)
+		ob_puts(&line.ob, " -");
+	if (cols > 1)
+		ob_fit(&line.ob, 0, cols - 1);
+	fwrite(line.ob.p, 1, line.ob.len, f);
+	free(line.ob.p);
+	fputs("\033[K\n", f);
 	w->drawn = 5;
 	free(idx);
 }

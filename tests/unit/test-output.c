@@ -285,6 +285,7 @@ static void check_esc_text(const char *s, bool raw)
 		size_t l = dec((const unsigned char *)o.p + i, o.len - i, &cp);
 		assert_true(l > 0);
 		assert_false(cp >= 0x80 && cp < 0xa0);	/* C1 passed unescaped */
+		assert_false((cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069));
 		b_add(&back, o.p + i, l);
 		i += l;
 	}
