@@ -48,10 +48,14 @@ static inline void copy_small(char *d, const char *src, size_t n)
 
 static inline char *put_bytes(char *d, const char *src, size_t n)
 {
-	if (n <= 32)
+	if (n <= 32) {
 		copy_small(d, src, n);
-	else
+	} else if (n <= 64) {
+		memcpy(d, src, 32);
+		memcpy(d + n - 32, src + n - 32, 32);
+	} else {
 		memcpy(d, src, n);
+	}
 	return d + n;
 }
 

@@ -132,6 +132,17 @@ struct scan_out {
 	size_t nprocs;
 	bool failed;
 	int fast;		/* the region rows' straight-line path: FAST_* */
+	/* its caches: the part of a row that depends on the page count, and
+	   the part after it (categories and mapping) */
+	uint64_t mid_pages;
+	bool mid_valid, tail_valid;
+	char mid[128];
+	size_t mid_len;
+	char *tail;
+	size_t tail_len, tail_cap;
+	char head[64];		/* JSON: ,\n{"pid":N,"start":" */
+	size_t head_len;
+	pid_t head_pid;
 	struct cell cells[(int)S_NCOLS > (int)R_NCOLS ? (int)S_NCOLS : (int)R_NCOLS];
 };
 
@@ -217,6 +228,7 @@ static int region_mapping(const struct pmscan_mapping *m, void *arg)
 	s->cells[R_PAGES].kind = CELL_U64;
 	s->cells[R_SIZE].kind = CELL_SIZE;
 	s->cats_valid = false;
+	s->tail_valid = false;
 	return out_status();
 }
 
@@ -224,90 +236,140 @@ enum { FAST_NONE, FAST_TEXT, FAST_JSON };
 
 bool scan_out_no_fast;
 
-/* The default region row, straight through (the hot path of a large scan):
-   START END PAGES SIZE CATEGORIES MAPPING, as the table would write it. */
-static void region_text_fast(struct scan_out *s, const struct pmscan_region *r, uint64_t pages)
-{
-	struct table *t = &s->t;
-	struct obuf *o = &s->ob;
-	const bool aligned = t->fmt == FMT_TEXT;
-	const size_t ws = aligned ? (size_t)t->width[0] : 0, we = aligned ? (size_t)t->width[1] : 0,
-		     wp = aligned ? (size_t)t->width[2] : 0, wz = aligned ? (size_t)t->width[3] : 0,
-		     wc = aligned ? (size_t)t->width[4] : 0;
-	uint64_t bytes = r->end - r->start;
-	char *p = cell_room(o, o->p + o->len, 256 + s->cats_len + s->label_len);
-	size_t n;
-
-	/* an address's slack lands on its padding: the spaces after it */
-	n = hex_cached(t, p, r->start);
-	if (n < ws)
-		put_spaces(p + n, ws - n);
-	p += n > ws ? n : ws;
-	*p++ = ' ';
-	n = hex_cached(t, p, r->end);
-	if (n < we)
-		put_spaces(p + n, we - n);
-	p += n > we ? n : we;
-	*p++ = ' ';
-	n = u64_len(pages);
-	put_spaces(p, wp);
-	fmt_u64(p + (n < wp ? wp - n : 0), pages);
-	p += n > wp ? n : wp;
-	*p++ = ' ';
-	if (t->bytes) {
-		n = u64_len(bytes);
-		put_spaces(p, wz);
-		fmt_u64(p + (n < wz ? wz - n : 0), bytes);
-	} else {
-		if (!t->size_len || bytes != t->size_bytes) {
-			format_size(bytes, t->size_text, sizeof(t->size_text));
-			t->size_len = strlen(t->size_text);
-			t->size_bytes = bytes;
-		}
-		n = t->size_len;
-		put_spaces(p, wz);
-		copy_small(p + (n < wz ? wz - n : 0), t->size_text, n);
-	}
-	p += n > wz ? n : wz;
-	*p++ = ' ';
-	p = put_bytes(p, s->cats, s->cats_len);
-	if (s->cats_len < wc)
-		p = put_spaces(p, wc - s->cats_len);
-	*p++ = ' ';
-	p = put_bytes(p, s->label, s->label_len);
-	*p++ = '\n';
-	o->len = (size_t)(p - o->p);
-}
-
 /* A string literal, moved whole (its length known at compile time). */
 #define put_lit(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
 
-/* The default JSON region object: pid start end pages size categories mapping. */
-static void region_json_fast(struct scan_out *s, const struct pmscan_region *r, uint64_t pages)
+/* The row's middle for a page count: text "PAGES SIZE " aligned, JSON
+   ","pages":P,"size":B,"categories":". */
+static void fast_mid(struct scan_out *s, uint64_t pages)
+{
+	struct table *t = &s->t;
+	const bool aligned = t->fmt == FMT_TEXT;
+	uint64_t bytes = pages << s->page_shift;
+	char *p = s->mid, num[32];
+	size_t n;
+
+	if (s->fast == FAST_JSON) {
+		p = put_lit(p, "\",\"pages\":");
+		p += fmt_u64(p, pages);
+		p = put_lit(p, ",\"size\":");
+		p += fmt_u64(p, bytes);
+		p = put_lit(p, ",\"categories\":");
+	} else {
+		size_t wp = aligned ? (size_t)t->width[2] : 0, wz = aligned ? (size_t)t->width[3] : 0;
+		n = fmt_u64(num, pages);
+		for (; n < wp; wp--)
+			*p++ = ' ';
+		memcpy(p, num, n);
+		p += n;
+		*p++ = ' ';
+		if (t->bytes)
+			n = fmt_u64(num, bytes);
+		else {
+			format_size(bytes, num, sizeof(num));
+			n = strlen(num);
+		}
+		for (; n < wz; wz--)
+			*p++ = ' ';
+		memcpy(p, num, n);
+		p += n;
+		*p++ = ' ';
+	}
+	s->mid_len = (size_t)(p - s->mid);
+	s->mid_pages = pages;
+	s->mid_valid = true;
+}
+
+/* The row's end for the current page count, categories and mapping: the
+   middle, then text "CATEGORIES MAPPING\n", JSON "[...],"mapping":"..."}". */
+static int fast_tail(struct scan_out *s)
+{
+	const bool aligned = s->t.fmt == FMT_TEXT;
+	size_t need = s->mid_len + s->cats_json_len + s->cats_len + s->label_len + 64, n;
+	char *p;
+
+	if (need > s->tail_cap) {
+		char *nt = realloc(s->tail, need);
+		if (!nt)
+			return -ENOMEM;
+		s->tail = nt;
+		s->tail_cap = need;
+	}
+	p = s->tail;
+	memcpy(p, s->mid, s->mid_len);
+	p += s->mid_len;
+	if (s->fast == FAST_JSON) {
+		memcpy(p, s->cats_json, s->cats_json_len);
+		p += s->cats_json_len;
+		p = put_lit(p, ",\"mapping\":");
+		memcpy(p, s->label, s->label_len);
+		p += s->label_len;
+		*p++ = '}';
+	} else {
+		memcpy(p, s->cats, s->cats_len);
+		p += s->cats_len;
+		for (n = s->cats_len; aligned && n < (size_t)s->t.width[4]; n++)
+			*p++ = ' ';
+		*p++ = ' ';
+		memcpy(p, s->label, s->label_len);
+		p += s->label_len;
+		*p++ = '\n';
+	}
+	s->tail_len = (size_t)(p - s->tail);
+	s->tail_valid = true;
+	return 0;
+}
+
+/* The default region row, straight through (the hot path of a large scan),
+   byte for byte as the table would write it: text START END PAGES SIZE
+   CATEGORIES MAPPING, JSON pid start end pages size categories mapping. */
+static int region_fast(struct scan_out *s, const struct pmscan_region *r, uint64_t pages)
 {
 	struct table *t = &s->t;
 	struct obuf *o = &s->ob;
-	char *p = cell_room(o, o->p + o->len, 256 + s->cats_json_len + s->label_len);
+	char *p;
+	size_t n;
 
-	if (t->rows)
-		*p++ = ',';
-	p = put_lit(p, "\n{\"pid\":");
-	p += fmt_u64(p, (uint64_t)s->pid);
-	p = put_lit(p, ",\"start\":\"");
-	p += hex_cached(t, p, r->start);
-	p = put_lit(p, "\",\"end\":\"");
-	p += hex_cached(t, p, r->end);
-	p = put_lit(p, "\",\"pages\":");
-	p += fmt_u64(p, pages);
-	p = put_lit(p, ",\"size\":");
-	p += fmt_u64(p, r->end - r->start);
-	p = put_lit(p, ",\"categories\":");
-	p = put_bytes(p, s->cats_json, s->cats_json_len);
-	p = put_lit(p, ",\"mapping\":");
-	p = put_bytes(p, s->label, s->label_len);
-	*p++ = '}';
+	/* the row's end: middle and tail, kept as one string */
+	if (!s->tail_valid || !s->mid_valid || pages != s->mid_pages) {
+		fast_mid(s, pages);
+		if (fast_tail(s) < 0)
+			return -ENOMEM;
+	}
+	p = cell_room(o, o->p + o->len, 128 + s->tail_len);
+	if (s->fast == FAST_JSON) {
+		/* ,\n{"pid":N,"start":" with the pid formatted once per process */
+		if (s->head_pid != s->pid || !s->head_len) {
+			char *h = s->head;
+			h = put_lit(h, ",\n{\"pid\":");
+			h += fmt_u64(h, (uint64_t)s->pid);
+			h = put_lit(h, ",\"start\":\"");
+			s->head_len = (size_t)(h - s->head);
+			s->head_pid = s->pid;
+		}
+		p = put_bytes(p, s->head + !t->rows, s->head_len - !t->rows);
+		p += hex_cached(t, p, r->start);
+		p = put_lit(p, "\",\"end\":\"");
+		p += hex_cached(t, p, r->end);
+		t->rows++;
+	} else {
+		const bool aligned = t->fmt == FMT_TEXT;
+		const size_t ws = aligned ? (size_t)t->width[0] : 0, we = aligned ? (size_t)t->width[1] : 0;
+		/* an address's slack lands on its padding: the spaces after it */
+		n = hex_cached(t, p, r->start);
+		if (n < ws)
+			put_spaces(p + n, ws - n);
+		p += n > ws ? n : ws;
+		*p++ = ' ';
+		n = hex_cached(t, p, r->end);
+		if (n < we)
+			put_spaces(p + n, we - n);
+		p += n > we ? n : we;
+		*p++ = ' ';
+	}
+	p = put_bytes(p, s->tail, s->tail_len);
 	o->len = (size_t)(p - o->p);
-	t->rows++;
+	return 0;
 }
 
 static int region_row(const struct pmscan_region *r, void *arg)
@@ -318,18 +380,17 @@ static int region_row(const struct pmscan_region *r, void *arg)
 
 	if (r->categories != s->cats_mask || !s->cats_valid) {
 		cats_format(s, r->categories);
+		s->tail_valid = false;
 		c[R_CATEGORIES] = s->fmt == FMT_JSON ?
 			(struct cell){ .kind = CELL_RAWJSON, .s = s->cats_json, .len = s->cats_json_len } :
 			(struct cell){ .kind = CELL_ESC, .s = s->cats, .len = s->cats_len, .w = s->cats_len };
 	}
 	/* The straight-line rows reserve room for the whole row at once: a
 	   name too long for that takes the table's way. */
-	if (s->fast == FAST_TEXT && s->label_len < s->ob.cap / 4) {
-		region_text_fast(s, r, pages);
-		goto done;
-	}
-	if (s->fast == FAST_JSON && s->label_len < s->ob.cap / 4) {
-		region_json_fast(s, r, pages);
+	if (s->fast && s->label_len < s->ob.cap / 4) {
+		int e = region_fast(s, r, pages);
+		if (e)
+			return e;
 		goto done;
 	}
 	/* The kinds of these cells never change (set in region_mapping). */
@@ -676,6 +737,9 @@ int scan_out_end(void)
 	free(s->procs);
 	free(s->name);
 	free(s->label);
+	free(s->tail);
+	s->tail = NULL;
+	s->tail_cap = 0;
 	s->procs = NULL;
 	s->name = s->label = NULL;
 	return out_status();
