@@ -65,8 +65,34 @@ struct merger {
 	unsigned shift;		/* log2 of the page size */
 };
 void merger_init(struct merger *mg, pmscan_region_fn emit, void *arg);
-int merger_add(struct merger *mg, const struct pmscan_region *r);
-int merger_flush(struct merger *mg);
+
+/* Hand the pending region on (inline: once per region on the hot path). */
+static inline int merger_flush(struct merger *mg)
+{
+	if (!mg->has_pending)
+		return 0;
+	mg->has_pending = false;
+	mg->regions++;
+	mg->pages += (mg->pending.end - mg->pending.start) >> mg->shift;
+	return mg->emit ? mg->emit(&mg->pending, mg->arg) : 0;
+}
+
+/* Regions arrive ascending; adjacent ones with equal categories in the same
+   mapping become one (the kernel splits them at batch boundaries). */
+static inline int merger_add(struct merger *mg, const struct pmscan_region *r)
+{
+	int e;
+
+	if (mg->has_pending && mg->pending.end == r->start &&
+	    mg->pending.categories == r->categories && mg->pending.mapping == r->mapping) {
+		mg->pending.end = r->end;
+		return 0;
+	}
+	e = merger_flush(mg);
+	mg->pending = *r;
+	mg->has_pending = true;
+	return e;
+}
 
 /* probe.c: what the running kernel really does, tried once on own memory */
 /* Soft-dirty works (clear_refs, write, bit 55); else *why says why. */

@@ -27,36 +27,6 @@ void merger_init(struct merger *mg, pmscan_region_fn emit, void *arg)
 	mg->arg = arg;
 }
 
-int merger_flush(struct merger *mg)
-{
-	int r = 0;
-
-	if (!mg->has_pending)
-		return 0;
-	mg->has_pending = false;
-	mg->regions++;
-	mg->pages += (mg->pending.end - mg->pending.start) >> mg->shift;
-	if (mg->emit)
-		r = mg->emit(&mg->pending, mg->arg);
-	return r;
-}
-
-/* Regions arrive ascending; adjacent ones with equal categories in the same
-   mapping become one (the kernel splits them at batch boundaries). */
-int merger_add(struct merger *mg, const struct pmscan_region *r)
-{
-	if (mg->has_pending && mg->pending.end == r->start &&
-	    mg->pending.categories == r->categories &&
-	    mg->pending.mapping == r->mapping) {
-		mg->pending.end = r->end;
-		return 0;
-	}
-	int e = merger_flush(mg);
-	mg->pending = *r;
-	mg->has_pending = true;
-	return e;
-}
-
 /* ---- requests --------------------------------------------------------- */
 
 PMSCAN_EXPORT struct pmscan_scan *pmscan_scan_new(struct pmscan_target *t)
