@@ -103,19 +103,42 @@ static char soft_dirty_child(void)
 	return (own_entry(pm, (const void *)page) & PM_SOFT_DIRTY) ? 'y' : 'n';
 }
 
+/* Without CONFIG_MEM_SOFT_DIRTY no page ever reads soft-dirty; with it, a
+   page just written in a new mapping always does (the mapping starts
+   soft-dirty). So one page of our own rules the feature out without the
+   child (a fork, at every start) and without touching our own bits. */
+static bool soft_dirty_absent(void)
+{
+	long ps = page_size_cached();
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	volatile char *page;
+	uint64_t e = 0;
+
+	if (pm < 0)
+		return false;
+	page = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page != MAP_FAILED) {
+		page[0] = 1;
+		e = own_entry(pm, (const void *)page);
+		munmap((void *)page, (size_t)ps);
+	}
+	close(pm);
+	return (e & PM_PRESENT) && !(e & PM_SOFT_DIRTY);
+}
+
 static void soft_dirty_probe(void)
 {
-	switch (in_child(soft_dirty_child)) {
+	switch (soft_dirty_absent() ? 'n' : in_child(soft_dirty_child)) {
 	case 'y':
 		sd_state = 1;
 		break;
 	case 'n':
 #if defined(__x86_64__) || defined(__i386__) || defined(__powerpc64__) || defined(__s390x__)
 		sd_why = "this kernel was built without CONFIG_MEM_SOFT_DIRTY "
-			 "(a page written after clear_refs does not read soft-dirty)";
+			 "(a written page never reads soft-dirty)";
 #else
 		sd_why = "this architecture's kernels have no soft-dirty bit "
-			 "(a page written after clear_refs does not read soft-dirty)";
+			 "(a written page never reads soft-dirty)";
 #endif
 		break;
 	case 'k':
