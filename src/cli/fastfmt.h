@@ -53,6 +53,9 @@ static inline char *put_bytes(char *d, const char *src, size_t n)
 	} else if (n <= 64) {
 		memcpy(d, src, 32);
 		memcpy(d + n - 32, src + n - 32, 32);
+	} else if (n <= 128) {
+		memcpy(d, src, 64);
+		memcpy(d + n - 64, src + n - 64, 64);
 	} else {
 		memcpy(d, src, n);
 	}
