@@ -578,31 +578,20 @@ static void size_text(struct table *t, uint64_t bytes, const char **s, size_t *n
 	*n = t->size_len;
 }
 
+static size_t short_cell(struct table *t, const struct cell *c, char *buf);
+
 /* One cell in text form, appended to the buffer. */
 static void text_cell(struct table *t, const struct cell *c)
 {
 	struct obuf *o = t->ob;
-	const char *s;
-	size_t n;
+	char buf[48];
+	size_t n = short_cell(t, c, buf);
 
+	if (n) {
+		ob_write(o, buf, n);
+		return;
+	}
 	switch (c->kind) {
-	case CELL_NONE:
-		ob_putc(o, '-');
-		break;
-	case CELL_U64:
-		ob_u64(o, c->u);
-		break;
-	case CELL_HEX:
-		ob_hex(o, c->u);
-		break;
-	case CELL_SIZE:
-		if (t->bytes) {
-			ob_u64(o, c->u);
-		} else {
-			size_text(t, c->u, &s, &n);
-			ob_write(o, s, n);
-		}
-		break;
 	case CELL_STR:
 		if (c->s[0])
 			esc_text(o, c->s, strlen(c->s), t->fmt == FMT_RAW);
@@ -612,14 +601,10 @@ static void text_cell(struct table *t, const struct cell *c)
 	case CELL_ESC:
 		ob_write(o, c->s, c->len);
 		break;
-	case CELL_BOOL:
-		ob_puts(o, c->u ? "yes" : "no");
-		break;
-	case CELL_FIXED:
-		ob_fixed(o, c->d, c->prec);
-		break;
 	case CELL_RAWJSON:
 		ob_write(o, c->text, c->text_len);
+		break;
+	default:
 		break;
 	}
 }
@@ -796,16 +781,15 @@ static size_t short_cell(struct table *t, const struct cell *c, char *buf)
 		return fmt_u64(buf, c->u);
 	case CELL_HEX:
 		return fmt_hex(buf, c->u);
-	case CELL_SIZE:
+	case CELL_SIZE: {
+		const char *txt;
+		size_t n;
 		if (t->bytes)
 			return fmt_u64(buf, c->u);
-		if (!t->size_len || c->u != t->size_bytes) {
-			format_size(c->u, t->size_text, sizeof(t->size_text));
-			t->size_len = strlen(t->size_text);
-			t->size_bytes = c->u;
-		}
-		memcpy(buf, t->size_text, t->size_len);
-		return t->size_len;
+		size_text(t, c->u, &txt, &n);
+		memcpy(buf, txt, n);
+		return n;
+	}
 	case CELL_BOOL:
 		memcpy(buf, c->u ? "yes" : "no", 3);
 		return c->u ? 3 : 2;
@@ -871,13 +855,7 @@ static void row_text_fast(struct table *t, const struct cell *cells)
 				fmt_u64(p + (n < width ? width - n : 0), v->u);
 			} else if (v->kind == CELL_SIZE && right && !t->bytes) {
 				const char *txt;
-				if (!t->size_len || v->u != t->size_bytes) {
-					format_size(v->u, t->size_text, sizeof(t->size_text));
-					t->size_len = strlen(t->size_text);
-					t->size_bytes = v->u;
-				}
-				txt = t->size_text;
-				n = t->size_len;
+				size_text(t, v->u, &txt, &n);
 				copy_small(p + (n < width ? width - n : 0), txt, n);
 			} else {
 				char buf[48];
