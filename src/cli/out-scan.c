@@ -9,6 +9,7 @@
 #include "fastfmt.h"
 
 #include <err.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,23 +575,32 @@ void scan_out_process_begin(pid_t pid)
 	so.have = false;
 }
 
-static char *read_comm(pid_t pid)
+bool proc_comm(pid_t pid, char *buf, size_t len)
 {
-	char path[64], buf[64];
-	size_t n = 0;
-	FILE *f;
+	char path[64];
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (f) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
 	/* only the kernel's final newline: a name may hold others */
-	if (n && buf[n - 1] == '\n')
+	if (buf[n - 1] == '\n')
 		n--;
 	buf[n] = '\0';
-	return strdup(buf);
+	return true;
+}
+
+static char *read_comm(pid_t pid)
+{
+	char buf[64];
+
+	return strdup(proc_comm(pid, buf, sizeof(buf)) ? buf : "");
 }
 
 void scan_out_process_end(pid_t pid, const char *comm, const struct pmscan_scan_stats *st,

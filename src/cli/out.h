@@ -23,6 +23,9 @@ void scan_out_process_begin(pid_t pid);
 void scan_out_process_end(pid_t pid, const char *comm, const struct pmscan_scan_stats *st,
 			  const char *tracker, bool untracked_checked, const char *error);
 int scan_out_end(void);
+/* The process's name from /proc/PID/comm (its own newlines kept) into buf;
+   false when it cannot be read. */
+bool proc_comm(pid_t pid, char *buf, size_t len);
 /* Tests: every region row through the table, for comparison with the
    default row's straight-line writer. */
 extern bool scan_out_no_fast;

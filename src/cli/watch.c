@@ -522,22 +522,10 @@ static int om_by_label(const void *a, const void *b, void *arg)
 /* The process's name now (exec changes it), or the last one read. */
 static void om_read_comm(struct watch *w)
 {
-	char path[64], buf[sizeof(w->comm)];
-	ssize_t n;
-	int fd;
+	char buf[sizeof(w->comm)];
 
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)w->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	if (buf[n - 1] == '\n')	/* the kernel's line end: a newline in the name stays */
-		n--;
-	memcpy(w->comm, buf, (size_t)n);
-	w->comm[n] = '\0';
+	if (proc_comm(w->pid, buf, sizeof(buf)))
+		memcpy(w->comm, buf, sizeof(buf));
 }
 
 static void om_meta(struct obuf *o, const struct om_family *f, bool mapping)
