@@ -135,17 +135,10 @@ static unsigned long long start_time(pid_t pid)
 {
 	char path[64], buf[1024];
 	unsigned long long v = 0;
-	int fd;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	/* Field 22; fields 3 to 21 follow the last ')'. */
 	char *p = strrchr(buf, ')');
 	for (int field = 2; p && field < 22; field++)
@@ -217,8 +210,10 @@ static void hint_write(const struct pmscan_target *t, int tracker)
 	char path[320], dir[256], tmp[340], buf[16];
 	int fd, n = snprintf(buf, sizeof(buf), "%d\n", tracker);
 
-	if (!hint_path(t, path, sizeof(path)) || !hint_dir(dir, sizeof(dir)))
+	if (!hint_path(t, path, sizeof(path)))
 		return;
+	/* the directory hint_path checked: path up to its last '/' */
+	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
 	hint_prune(dir);
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -145,19 +145,11 @@ static struct {
 void arch_note_blocked(pid_t pid, pid_t tid)
 {
 	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
 
 	blocked.tid = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
 	/* "NR 0xA0 ... 0xA5 0xSP 0xPC", or "-1 0xSP 0xPC", or "running" */
 	blocked.tid = tid;
 	blocked.nr = strtol(buf, &p, 10);

@@ -226,6 +226,8 @@ int target_fail(struct pmscan_target *t, int err, const char *fmt, ...)
 int target_getfd(struct pmscan_target *t, int fd);
 /* target.c: a live thread of pid (pid itself unless its leader is a zombie), 0 none */
 pid_t target_live_task(pid_t pid);
+/* A small /proc file read whole into buf (NUL-terminated): its length, or -1. */
+ssize_t proc_read(const char *path, char *buf, size_t len);
 
 long page_size_cached(void);
 int mapping_tracked(struct pmscan_target *t, uint64_t start);

@@ -160,20 +160,6 @@ struct thread {
 	int score;
 };
 
-static ssize_t read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n >= 0)
-		buf[n] = '\0';
-	return n;
-}
-
 static bool is_vfork(const struct thread *th)
 {
 #ifdef __x86_64__
@@ -191,10 +177,10 @@ static void read_thread(pid_t pid, struct thread *th)
 	th->state = '?';
 	th->syscall = -2;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)th->tid);
-	if (read_small(path, buf, sizeof(buf)) > 0 && (p = strrchr(buf, ')')) && p[1] == ' ')
+	if (proc_read(path, buf, sizeof(buf)) > 0 && (p = strrchr(buf, ')')) && p[1] == ' ')
 		th->state = p[2];
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)th->tid);
-	if (read_small(path, buf, sizeof(buf)) > 0) {
+	if (proc_read(path, buf, sizeof(buf)) > 0) {
 		if (!strncmp(buf, "running", 7))
 			th->syscall = -2;
 		else {
@@ -257,7 +243,7 @@ static long status_field(pid_t pid, pid_t tid, const char *key)
 	size_t klen = strlen(key);
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
 		if (!strncmp(line, key, klen) && line[klen] == ':')
@@ -271,7 +257,7 @@ static uint64_t status_mask(pid_t pid, pid_t tid, const char *key)
 	size_t klen = strlen(key);
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
 		if (!strncmp(line, key, klen) && line[klen] == ':')

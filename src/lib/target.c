@@ -25,19 +25,26 @@ static int open_proc(const char *where, const char *file)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-static char task_state(const char *path)
+ssize_t proc_read(const char *path, char *buf, size_t len)
 {
-	char buf[512];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
-		return '?';
-	n = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	n = read(fd, buf, len - 1);
 	close(fd);
-	if (n <= 0)
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+static char task_state(const char *path)
+{
+	char buf[512];
+
+	if (proc_read(path, buf, sizeof(buf)) <= 0)
 		return '?';
-	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p[2] : '?';
 }
