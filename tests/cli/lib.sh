@@ -38,6 +38,18 @@ check() {
 	if "$@"; then ok 0 "$desc"; else ok 1 "$desc"; fi
 }
 
+# wait_count N PATTERN [TENTHS]: until $WORK/out holds N lines matching
+# PATTERN, while $watcher runs; at most TENTHS tenths of a second (600).
+wait_count() {
+	local i
+	for ((i = 0; i < ${3:-600}; i++)); do
+		[ "$(grep -c -- "$2" "$WORK/out")" -ge "$1" ] && return 0
+		kill -0 "$watcher" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # watch_memfd_counts: from the --watch --json lines in $WORK/out, the pages
 # of the test's memfd area counted over the intervals (PER) and in the summary
 # (SUM).

@@ -108,15 +108,7 @@ om() { jq -r -s "$@" "$WORK/om"; }
 # expositions: how many have been written to $WORK/out so far.
 expositions() { grep -c '^# EOF$' "$WORK/out"; }
 # wait_expositions N: until the watch has written N (60 s at most).
-wait_expositions() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		[ "$(expositions)" -ge "$1" ] && return 0
-		kill -0 "$watcher" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+wait_expositions() { wait_count "$1" '^# EOF$'; }
 
 # A steady writer: 50 distinct pages every 100 ms.
 target_start

@@ -41,15 +41,7 @@ check "the watch disarmed the target it armed" [ "$(uffds "$T_PID")" = 0 ]
 # however the intervals fall: the per-interval counts add up to exactly 800,
 # and so does the summary. Waits are for events, bounded, not for time.
 # wait_intervals N: until the watch has printed N interval objects (60 s at most).
-wait_intervals() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		[ "$(grep -c '"interval_s"' "$WORK/out")" -ge "$1" ] && return 0
-		kill -0 "$watcher" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+wait_intervals() { wait_count "$1" '"interval_s"'; }
 target_start
 map M 1000 memfd
 : >"$WORK/out"	# empty before the watch starts: wait_intervals reads it

@@ -24,15 +24,7 @@ check "--watch -- COMMAND: the summary has its exit status" [ "$(jq .exit_status
 
 # ---- --watch -p PID ----
 # wait_intervals N: until the watch has printed N interval objects (90 s at most).
-wait_intervals() {
-	local i
-	for ((i = 0; i < 900; i++)); do
-		[ "$(grep -c '"interval_s"' "$WORK/out")" -ge "$1" ] && return 0
-		kill -0 "$watcher" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+wait_intervals() { wait_count "$1" '"interval_s"' 900; }
 target_start
 map M 400 memfd
 : >"$WORK/out"
