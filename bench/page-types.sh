@@ -68,21 +68,8 @@ else
 	origin="$PT, built from $(cat "$dir/origin")"
 fi
 
-make -s -C "$B" tests/helpers/target bench/bench-scan
-[ -x "$PMSCAN" ] || { echo "build pmscan first" >&2; exit 1; }
-# Time the program itself, not libtool's wrapper script around it.
-if [ -x "$B/src/cli/.libs/pmscan" ]; then
-	PMSCAN=$B/src/cli/.libs/pmscan
-	export LD_LIBRARY_PATH=$B/src/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-fi
-
-work=$(mktemp -d)
-mkfifo "$work/in" "$work/out"
-"$B/tests/helpers/target" <"$work/in" >"$work/out" &
-tpid=$!
-trap 'kill $tpid 2>/dev/null; rm -rf "$work"' EXIT
-exec 3>"$work/in" 4<"$work/out"
-say() { echo "$*" >&3; read -r reply <&4; case $reply in ok*) ;; *) echo "target: $*: $reply" >&2; exit 1 ;; esac; }
+. "$(dirname "$0")/lib.sh"
+bench_start bench/bench-scan
 
 # The target: 1 GiB in six areas, some pages present and some not, plus
 # 2000 one-page mappings (none of them merge) and the program's own.

@@ -9,21 +9,8 @@ B=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 RUNS=${RUNS:-9}
 PMSCAN=$B/src/cli/pmscan
 BS=$B/bench/bench-scan
-make -s -C "$B" tests/helpers/target bench/bench-scan bench/bench-read
-[ -x "$PMSCAN" ] || { echo "build pmscan first" >&2; exit 1; }
-# Time the program itself, not libtool's wrapper script around it.
-if [ -x "$B/src/cli/.libs/pmscan" ]; then
-	PMSCAN=$B/src/cli/.libs/pmscan
-	export LD_LIBRARY_PATH=$B/src/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-fi
-
-work=$(mktemp -d)
-mkfifo "$work/in" "$work/out"
-"$B/tests/helpers/target" <"$work/in" >"$work/out" &
-tpid=$!
-trap 'kill $tpid 2>/dev/null; rm -rf "$work"' EXIT
-exec 3>"$work/in" 4<"$work/out"
-say() { echo "$*" >&3; read -r reply <&4; case $reply in ok*) ;; *) echo "target: $*: $reply" >&2; exit 1 ;; esac; }
+. "$(dirname "$0")/lib.sh"
+bench_start bench/bench-scan bench/bench-read
 
 PAGES=$((4 << 18))     # 4 GiB of 4 KiB pages
 PS=$(getconf PAGESIZE)
