@@ -71,7 +71,10 @@ opts=${DEB_BUILD_OPTIONS:-parallel=$(nproc)}
 (cd "$src" && DEB_BUILD_OPTIONS=$opts dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1
 st=$?
 if [ $st -ne 0 ]; then
-	tail -n 40 "$work/build.log" | diag
+	# the suite's verdicts first: the log's tail holds only make's exit
+	grep -E '^(FAIL|ERROR|XPASS):' "$work/build.log" | sort -u | diag
+	grep -h -A6 '^not ok' "$src"/tests/*/*.log 2>/dev/null | head -n 60 | diag
+	tail -n 20 "$work/build.log" | diag
 fi
 ok $st "dpkg-buildpackage -us -uc -b builds the packages (DEB_BUILD_OPTIONS=$opts)"
 [ $st -eq 0 ] || { echo "1..$n"; exit 1; }

@@ -928,6 +928,30 @@ static int handle_child(struct watch *w)
 	}
 }
 
+/* The scan found the process alive and its memory gone: it ran execve(2),
+   and its tracker went with the old image. A launched command is stopped at
+   the exec until handle_child arms the new image; a process watched by pid
+   is armed again here (what it wrote between the exec and this is not
+   seen). 0: the watch goes on; -ESRCH: the process is gone; -1: error. */
+static int after_exec(struct watch *w, int pidfd, bool *armed_by_us)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	bool armed;
+
+	if (w->o->command)
+		return 0;
+	if (open_target(w) < 0)
+		return errno == ESRCH ? -ESRCH : -1;
+	/* the pid still names the process watched from the start */
+	if (pidfd < 0 || poll(&p, 1, 0) != 0)
+		return -ESRCH;
+	if (arm_now(w, &armed) < 0)
+		return -1;
+	*armed_by_us = *armed_by_us || armed;
+	warnx("process %d ran execve(2): its new image is armed and watched from here", (int)w->pid);
+	return 0;
+}
+
 int watch_main(const struct options *o)
 {
 	struct watch w = { .o = o, .ps = (uint64_t)sysconf(_SC_PAGESIZE) };
@@ -1018,6 +1042,15 @@ int watch_main(const struct options *o)
 		t = now();
 		if (t >= next) {
 			int r = sample(&w);
+			if (r == -ESRCH && pmscan_target_alive(w.t) == 1) {
+				/* an execve(2): no interval to report; the next
+				   one spans both (each interval states its length) */
+				r = after_exec(&w, pidfd, &armed_by_us);
+				if (r == 0) {
+					next = now() + o->interval;
+					continue;
+				}
+			}
 			if (r == -ESRCH) {
 				ended = true;
 				break;

@@ -194,9 +194,29 @@ printf 'map A 200 anon\nwrite A 0 1 150\nsleep 1\nexit 3\n' >"$cmdin"
 "$PMSCAN" --watch=0.2 --json -- sh -c "exec env '$HELPERS/target'" <"$cmdin" >"$WORK/out" 2>"$WORK/err"
 RC=$?
 check "through sh -c 'exec env PROG': exits with the command's status (3)" [ "$RC" -eq 3 ]
+[ "$RC" -eq 3 ] || { echo "exit $RC; stderr:"; cat "$WORK/err"; } | sed 's/^/# /'
 written=$(tail -n 1 "$WORK/out" | jq .written_pages)
 check "through two execs the last image is tracked: its 150 written pages counted (got $written)" \
 	[ "${written:-0}" -ge 150 ]
+
+# A process watched by pid that runs execve(2) (twice: env, then the
+# target) is still the same process: the watch re-arms the new image and
+# goes on to its real end.
+printf 'sleep 1\nmap A 200 anon\nwrite A 0 1 150\nsleep 1\nexit 3\n' >"$cmdin"
+sh -c "sleep 0.5; exec env '$HELPERS/target'" <"$cmdin" >"$WORK/cmd.out" &
+spid=$!
+"$PMSCAN" --watch=0.2 --json -p "$spid" >"$WORK/out" 2>"$WORK/err"
+RC=$?
+wait "$spid"
+SRC=$?
+check "-p PID that runs execve(2): the watch goes on to the process's end, exit 0 (got $RC)" \
+	cond '[ "$RC" -eq 0 ] && [ "$SRC" -eq 3 ]'
+check "-p PID that runs execve(2): stderr says the new image is armed" grep -q 'ran execve(2): its new image is armed' "$WORK/err"
+written=$(tail -n 1 "$WORK/out" | jq .written_pages)
+check "-p PID that runs execve(2): the new image's 150 written pages counted (got $written)" \
+	[ "${written:-0}" -ge 150 ]
+check "-p PID that runs execve(2): the process was not disturbed (its answers intact)" \
+	grep -qx 'ok 150' "$WORK/cmd.out"
 
 "$PMSCAN" --watch=0.2 -- sh -c 'kill -TRAP $$' >/dev/null 2>&1
 RC=$?
