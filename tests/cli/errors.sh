@@ -94,6 +94,30 @@ check "--check-wpasync over tracked memory succeeds" same "$WORK/out" "$WORK/exp
 map B 60000 anon
 tcmd track B
 tcmd write B 0 2 30000
+
+# Output errors of a large scan, whose rows are written on a thread of
+# their own: said once, and a closed pipe ends pmscan as it ends any filter.
+RB=$(range "$B" 60000)
+"$PMSCAN" -p "$T_PID" --written --range="$RB" >/dev/full 2>"$WORK/err"
+RC=$?
+check "30000 rows to /dev/full: exit 1, one line: 'write error: No space left on device'" \
+	cond '[ "$RC" -eq 1 ] && [ "$(cat "$WORK/err")" = "pmscan: write error: No space left on device" ]'
+sigign=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status)
+if (((0x${sigign:-0} >> 12) & 1)); then
+	skip "30000 rows into a pipe closed early: SIGPIPE" "SIGPIPE is ignored by whatever started the suite, and cannot be restored from a shell"
+else
+	"$PMSCAN" -p "$T_PID" --written --json --range="$RB" 2>"$WORK/err" | head -c 100 >/dev/null
+	RC=${PIPESTATUS[0]}
+	check "30000 rows into a pipe closed early: ended by SIGPIPE as any filter (exit 141, got $RC)" [ "$RC" -eq 141 ]
+fi
+(
+	trap '' PIPE
+	"$PMSCAN" -p "$T_PID" --written --json --range="$RB" 2>"$WORK/err" | head -c 100 >/dev/null
+	exit "${PIPESTATUS[0]}"
+)
+RC=$?
+check "... with SIGPIPE ignored: exit 1, one line: 'write error: Broken pipe'" \
+	cond '[ "$RC" -eq 1 ] && [ "$(cat "$WORK/err")" = "pmscan: write error: Broken pipe" ]'
 victim=$T_PID
 for fmt in text json; do
 	opt=
