@@ -9,7 +9,8 @@
  *   bench-scan pagemap PID START END   the same answer from reading
  *                                      /proc/PID/pagemap (8 bytes per page)
  *   bench-scan time CMD [ARG...]       run CMD with stdout on /dev/null; print
- *                                      "WALL_US MAXRSS_KB EXIT" for that run
+ *                                      "WALL_US MAXRSS_KB EXIT CPU_US" for that
+ *                                      run (CPU: user + system, all threads)
  *   bench-scan writer SECONDS MIB      a memory-writing benchmark: write one byte
  *                                      per page over MIB, round after round, for
  *                                      SECONDS; print the pages written per second
@@ -135,9 +136,11 @@ static int timed(char **argv)
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("%lld %ld %d\n",
+	printf("%lld %ld %d %lld\n",
 	       (long long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000),
-	       ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	       ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+	       (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 	return 0;
 }
 

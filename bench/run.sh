@@ -25,37 +25,55 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# bench NAME: alternate the commands, RUNS times each; report medians.
+# timeit NAME CMD...: one run; its wall time, peak RSS and CPU time (all
+# threads) appended to $work/NAME.{wall,rss,cpu}.
+timeit() {
+	local name=$1 us kb rc cpu
+	shift
+	read -r us kb rc cpu < <("$BS" time "$@")
+	echo "$us" >>"$work/$name.wall"
+	echo "$kb" >>"$work/$name.rss"
+	echo "$cpu" >>"$work/$name.cpu"
+}
+
+# bench NAME: alternate the commands, RUNS times each; report medians of
+# wall time and of CPU time (user and system).
 bench() {
-	local name=$1
-	: >"$work/pm" ; : >"$work/pmj"; : >"$work/pms"; : >"$work/bare"; : >"$work/quiet"; : >"$work/pagemap"; : >"$work/rss"; : >"$work/rssj"; : >"$work/rsss"
+	local name=$1 k
+	rm -f "$work"/*.wall "$work"/*.rss "$work"/*.cpu
 	for ((i = 0; i < RUNS; i++)); do
-		"$BS" time "$PMSCAN" -p $tpid --written --range="$range" >"$work/t"
-		read -r us kb rc <"$work/t"; echo "$us" >>"$work/pm"; echo "$kb" >>"$work/rss"
-		"$BS" time "$BS" bare $tpid "$base" "$end" | awk '{ print $1 }' >>"$work/bare"
-		"$BS" time "$BS" quiet $tpid "$base" "$end" | awk '{ print $1 }' >>"$work/quiet"
-		"$BS" time "$PMSCAN" -p $tpid --written --json --range="$range" >"$work/t"
-		read -r us kb rc <"$work/t"; echo "$us" >>"$work/pmj"; echo "$kb" >>"$work/rssj"
-		"$BS" time "$PMSCAN" -p $tpid --written --summary --range="$range" >"$work/t"
-		read -r us kb rc <"$work/t"; echo "$us" >>"$work/pms"; echo "$kb" >>"$work/rsss"
-		"$BS" time "$BS" pagemap $tpid "$base" "$end" | awk '{ print $1 }' >>"$work/pagemap"
+		timeit pm "$PMSCAN" -p $tpid --written --range="$range"
+		timeit bare "$BS" bare $tpid "$base" "$end"
+		timeit quiet "$BS" quiet $tpid "$base" "$end"
+		timeit pmj "$PMSCAN" -p $tpid --written --json --range="$range"
+		timeit pms "$PMSCAN" -p $tpid --written --summary --range="$range"
+		timeit pagemap "$BS" pagemap $tpid "$base" "$end"
 	done
-	local pm pmj pms bare quiet pg rss rssj rsss regions
-	pm=$(median <"$work/pm"); pmj=$(median <"$work/pmj"); pms=$(median <"$work/pms"); bare=$(median <"$work/bare")
-	rsss=$(sort -n "$work/rsss" | tail -n 1); quiet=$(median <"$work/quiet")
-	pg=$(median <"$work/pagemap"); rss=$(sort -n "$work/rss" | tail -n 1); rssj=$(sort -n "$work/rssj" | tail -n 1)
+	declare -A wall cpu rss
+	for k in pm bare quiet pmj pms pagemap; do
+		wall[$k]=$(median <"$work/$k.wall")
+		cpu[$k]=$(median <"$work/$k.cpu")
+		rss[$k]=$(sort -n "$work/$k.rss" | tail -n 1)
+	done
+	local regions
 	regions=$("$BS" bare $tpid "$base" "$end" | wc -l)
 	printf '%s: %d regions over 4 GiB (median of %d alternating runs)\n' "$name" "$regions" "$RUNS"
-	printf '  bare PAGEMAP_SCAN loop   %8.2f ms   (printing each region with printf)\n' "$(div "$bare" 1000)"
-	printf '  quiet PAGEMAP_SCAN loop  %8.2f ms   (printing nothing: the kernel alone)\n' "$(div "$quiet" 1000)"
-	printf '  pmscan (text)            %8.2f ms   %.2fx the bare loop, %.2fx the quiet loop, peak RSS %d KiB\n' \
-		"$(div "$pm" 1000)" "$(div "$pm" "$bare")" "$(div "$pm" "$quiet")" "$rss"
-	printf '  pmscan --json            %8.2f ms   %.2fx the bare loop, %.2fx the quiet loop, peak RSS %d KiB\n' \
-		"$(div "$pmj" 1000)" "$(div "$pmj" "$bare")" "$(div "$pmj" "$quiet")" "$rssj"
-	printf '  pmscan --summary         %8.2f ms   %.2fx the bare loop, %.2fx the quiet loop, peak RSS %d KiB\n' \
-		"$(div "$pms" 1000)" "$(div "$pms" "$bare")" "$(div "$pms" "$quiet")" "$rsss"
+	printf '  bare PAGEMAP_SCAN loop   %8.2f ms   (printing each region with printf)\n' "$(div "${wall[bare]}" 1000)"
+	printf '  quiet PAGEMAP_SCAN loop  %8.2f ms   (printing nothing: the kernel alone; CPU %.2f ms)\n' \
+		"$(div "${wall[quiet]}" 1000)" "$(div "${cpu[quiet]}" 1000)"
+	for k in pm pmj pms; do
+		case $k in
+		pm) label='pmscan (text)   ' ;;
+		pmj) label='pmscan --json   ' ;;
+		pms) label='pmscan --summary' ;;
+		esac
+		printf '  %s         %8.2f ms   %.2fx the bare loop, %.2fx the quiet loop; CPU %.2f ms, %.2fx the quiet loop'"'"'s; peak RSS %d KiB\n' \
+			"$label" "$(div "${wall[$k]}" 1000)" "$(div "${wall[$k]}" "${wall[bare]}")" \
+			"$(div "${wall[$k]}" "${wall[quiet]}")" "$(div "${cpu[$k]}" 1000)" \
+			"$(div "${cpu[$k]}" "${cpu[quiet]}")" "${rss[$k]}"
+	done
 	printf '  pagemap reader           %8.2f ms   pmscan is %.2fx faster\n' \
-		"$(div "$pg" 1000)" "$(div "$pg" "$pm")"
+		"$(div "${wall[pagemap]}" 1000)" "$(div "${wall[pagemap]}" "${wall[pm]}")"
 }
 
 # read_engines NAME: the read engine against the ioctl engine and a

@@ -7,7 +7,6 @@
  */
 #include "out.h"
 #include "fastfmt.h"
-#include "relay.h"
 
 #include <err.h>
 #include <fcntl.h>
@@ -133,7 +132,6 @@ struct scan_out {
 	} *procs;
 	size_t nprocs;
 	bool failed;
-	bool relayed;		/* a scan's callbacks go through the relay */
 	int fast;		/* the region rows' straight-line path: FAST_* */
 	/* its caches: the part of a row that depends on the page count, and
 	   the part after it (categories and mapping) */
@@ -569,20 +567,6 @@ void scan_out_callbacks(pmscan_mapping_fn *on_mapping, pmscan_region_fn *on_regi
 		*on_region = region_row;
 	}
 	*arg = &so;
-	/* The rows of regions and addresses are the output that grows with
-	   the scan: written on a thread of their own (relay.h). */
-	if (so.o->mode != MODE_SUMMARY) {
-		relay_begin(on_mapping, on_region, arg);
-		so.relayed = true;
-	}
-}
-
-int scan_out_scan_done(void)
-{
-	if (!so.relayed)
-		return 0;
-	so.relayed = false;
-	return relay_end();
 }
 
 void scan_out_process_begin(pid_t pid)
@@ -623,10 +607,8 @@ void scan_out_process_end(pid_t pid, const char *comm, const struct pmscan_scan_
 			  const char *tracker, bool untracked_checked, const char *error)
 {
 	struct scan_out *s = &so;
-	struct proc_rec *n;
+	struct proc_rec *n = realloc(s->procs, (s->nprocs + 1) * sizeof(*n));
 
-	scan_out_scan_done();
-	n = realloc(s->procs, (s->nprocs + 1) * sizeof(*n));
 	if (s->o->mode == MODE_SUMMARY && !error)
 		summary_flush(s);
 	s->have = false;

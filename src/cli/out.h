@@ -18,9 +18,6 @@ const struct column *scan_columns(enum out_mode mode, uint64_t shown, size_t *n)
 int scan_out_begin(const struct options *o, uint64_t ret_mask, bool several);
 bool scan_out_needs_tracking(const struct options *o);
 void scan_out_callbacks(pmscan_mapping_fn *on_mapping, pmscan_region_fn *on_region, void **arg);
-/* After pmscan_scan_run: every row of the scan written. 0, or the error
-   that stopped the output (a negative errno value). */
-int scan_out_scan_done(void);
 void scan_out_process_begin(pid_t pid);
 /* st may be NULL (nothing scanned); error NULL on success; comm NULL: read it. */
 void scan_out_process_end(pid_t pid, const char *comm, const struct pmscan_scan_stats *st,

@@ -608,9 +608,6 @@ static int scan(const struct options *o, struct pmscan_target *t)
 	/* Before the run: --wp resets what the note is about. */
 	soft_dirty_notes(o, note, sizeof(note));
 	int r = pmscan_scan_run(s) < 0 ? -errno : 0;
-	int out = scan_out_scan_done();
-	if (!r && out)
-		r = out;
 	pmscan_scan_get_stats(s, &st);
 	if (r < 0) {
 		status = scan_failed(o, s, -r, msg, sizeof(msg));

@@ -95,8 +95,8 @@ map B 60000 anon
 tcmd track B
 tcmd write B 0 2 30000
 
-# Output errors of a large scan, whose rows are written on a thread of
-# their own: said once, and a closed pipe ends pmscan as it ends any filter.
+# Output errors of a large scan (many buffer flushes): said once, and a
+# closed pipe ends pmscan as it ends any filter.
 RB=$(range "$B" 60000)
 "$PMSCAN" -p "$T_PID" --written --range="$RB" >/dev/full 2>"$WORK/err"
 RC=$?

@@ -19,8 +19,7 @@ run_pmscan -p "$T_PID" --written --addresses --range="$(range "$A" $N)"
 check "sparse stride: exit 0" [ "$RC" -eq 0 ]
 check "sparse stride: 24000 written pages, exactly those written" same "$WORK/out" "$WORK/expect"
 
-# Text through the same path (the rows of a large scan are written on a
-# thread of their own): every row's bounds exact, in order.
+# Text rows of a scan this large: every row's bounds exact, in order.
 while read -r a; do printf '%s 0x%x\n' "$a" $((a + PAGE)); done <"$WORK/expect" >"$WORK/expect-rows"
 run_pmscan -p "$T_PID" --written --raw --noheadings -o start,end --range="$(range "$A" $N)"
 check "sparse stride: 24000 text rows, each region's bounds exact" same "$WORK/out" "$WORK/expect-rows"

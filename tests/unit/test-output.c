@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #include "out.h"
-#include "relay.h"
 #include "table.h"
 
 /* ---- random ------------------------------------------------------------ */
@@ -1031,16 +1030,6 @@ static void region_rows(void **state)
 		scan_out_no_fast = true;
 		char *b = capture(scan_doc, &d, &lb);
 		scan_out_no_fast = false;
-		/* the rows written on the scan's thread: the same bytes */
-		relay_inline = true;
-		size_t lc;
-		char *c = capture(scan_doc, &d, &lc);
-		relay_inline = false;
-		if (la != lc || memcmp(a, c, la)) {
-			print_error("document %d: the relay's thread and the scan's differ\n", k);
-			fail();
-		}
-		free(c);
 		if (la != lb || memcmp(a, b, la)) {
 			size_t i = 0;
 			while (i < la && i < lb && a[i] == b[i])
