@@ -144,6 +144,12 @@ struct scan_out {
 	char head[64];		/* JSON: ,\n{"pid":N,"start":" */
 	size_t head_len;
 	pid_t head_pid;
+	/* the whole row as last written, for rows whose addresses differ from
+	   it only in their low 32 bits: copied, then those 8 + 8 digits put */
+	char *row;
+	size_t row_len, row_cap, row_lo_start, row_lo_end;
+	uint32_t row_hi_start, row_hi_end;
+	bool row_valid;
 	struct cell cells[(int)S_NCOLS > (int)R_NCOLS ? (int)S_NCOLS : (int)R_NCOLS];
 };
 
@@ -230,6 +236,7 @@ static int region_mapping(const struct pmscan_mapping *m, void *arg)
 	s->cells[R_SIZE].kind = CELL_SIZE;
 	s->cats_valid = false;
 	s->tail_valid = false;
+	s->row_valid = false;
 	return out_status();
 }
 
@@ -321,6 +328,31 @@ static int fast_tail(struct scan_out *s)
 	return 0;
 }
 
+/* Keep the row just written at p (JSON: not the first of its array) as the
+   template of the next ones: where its low address digits are, and the
+   high halves it holds (addresses below 4 GiB have no fixed length). */
+static void keep_row(struct scan_out *s, const struct pmscan_region *r, const char *p, size_t n,
+		     size_t lo_start, size_t lo_end)
+{
+	s->row_valid = false;
+	if (!(r->start >> 32) || !(r->end >> 32))
+		return;
+	if (n > s->row_cap) {
+		char *nr = realloc(s->row, n);
+		if (!nr)
+			return;
+		s->row = nr;
+		s->row_cap = n;
+	}
+	memcpy(s->row, p, n);
+	s->row_len = n;
+	s->row_lo_start = lo_start;
+	s->row_lo_end = lo_end;
+	s->row_hi_start = (uint32_t)(r->start >> 32);
+	s->row_hi_end = (uint32_t)(r->end >> 32);
+	s->row_valid = true;
+}
+
 /* The default region row, straight through (the hot path of a large scan),
    byte for byte as the table would write it: text START END PAGES SIZE
    CATEGORIES MAPPING, JSON pid start end pages size categories mapping. */
@@ -328,16 +360,34 @@ static int region_fast(struct scan_out *s, const struct pmscan_region *r, uint64
 {
 	struct table *t = &s->t;
 	struct obuf *o = &s->ob;
-	char *p;
-	size_t n;
+	char *p, *row;
+	size_t n, lo_start, lo_end;
 
 	/* the row's end: middle and tail, kept as one string */
 	if (!s->tail_valid || !s->mid_valid || pages != s->mid_pages) {
 		fast_mid(s, pages);
 		if (fast_tail(s) < 0)
 			return -ENOMEM;
+		s->row_valid = false;
+	}
+	/* the same row but for the low halves of the addresses: the last
+	   row's bytes, with 16 digits put over */
+	if (s->row_valid && (uint32_t)(r->start >> 32) == s->row_hi_start &&
+	    (uint32_t)(r->end >> 32) == s->row_hi_end && (s->fast != FAST_JSON || s->head_pid == s->pid)) {
+		uint64_t lo;
+		p = cell_room(o, o->p + o->len, 128 + s->row_len);
+		put_bytes(p, s->row, s->row_len);
+		lo = hex8((uint32_t)r->start);
+		memcpy(p + s->row_lo_start, &lo, 8);
+		lo = hex8((uint32_t)r->end);
+		memcpy(p + s->row_lo_end, &lo, 8);
+		o->len += s->row_len;
+		if (s->fast == FAST_JSON)
+			t->rows++;
+		return 0;
 	}
 	p = cell_room(o, o->p + o->len, 128 + s->tail_len);
+	row = p;
 	if (s->fast == FAST_JSON) {
 		/* ,\n{"pid":N,"start":" with the pid formatted once per process */
 		if (s->head_pid != s->pid || !s->head_len) {
@@ -348,27 +398,36 @@ static int region_fast(struct scan_out *s, const struct pmscan_region *r, uint64
 			s->head_len = (size_t)(h - s->head);
 			s->head_pid = s->pid;
 		}
-		p = put_bytes(p, s->head + !t->rows, s->head_len - !t->rows);
+		bool first = !t->rows;
+		p = put_bytes(p, s->head + first, s->head_len - first);
 		p += hex_cached(t, p, r->start);
+		lo_start = (size_t)(p - row) - 8;
 		p = put_lit(p, "\",\"end\":\"");
 		p += hex_cached(t, p, r->end);
+		lo_end = (size_t)(p - row) - 8;
 		t->rows++;
+		p = put_bytes(p, s->tail, s->tail_len);
+		if (!first)
+			keep_row(s, r, row, (size_t)(p - row), lo_start, lo_end);
 	} else {
 		const bool aligned = t->fmt == FMT_TEXT;
 		const size_t ws = aligned ? (size_t)t->width[0] : 0, we = aligned ? (size_t)t->width[1] : 0;
 		/* an address's slack lands on its padding: the spaces after it */
 		n = hex_cached(t, p, r->start);
+		lo_start = n - 8;
 		if (n < ws)
 			put_spaces(p + n, ws - n);
 		p += n > ws ? n : ws;
 		*p++ = ' ';
 		n = hex_cached(t, p, r->end);
+		lo_end = (size_t)(p - row) + n - 8;
 		if (n < we)
 			put_spaces(p + n, we - n);
 		p += n > we ? n : we;
 		*p++ = ' ';
+		p = put_bytes(p, s->tail, s->tail_len);
+		keep_row(s, r, row, (size_t)(p - row), lo_start, lo_end);
 	}
-	p = put_bytes(p, s->tail, s->tail_len);
 	o->len = (size_t)(p - o->p);
 	return 0;
 }
@@ -382,6 +441,7 @@ static int region_row(const struct pmscan_region *r, void *arg)
 	if (r->categories != s->cats_mask || !s->cats_valid) {
 		cats_format(s, r->categories);
 		s->tail_valid = false;
+		s->row_valid = false;
 		c[R_CATEGORIES] = s->fmt == FMT_JSON ?
 			(struct cell){ .kind = CELL_RAWJSON, .s = s->cats_json, .len = s->cats_json_len } :
 			(struct cell){ .kind = CELL_ESC, .s = s->cats, .len = s->cats_len, .w = s->cats_len };
@@ -750,6 +810,10 @@ int scan_out_end(void)
 	free(s->tail);
 	s->tail = NULL;
 	s->tail_cap = 0;
+	free(s->row);
+	s->row = NULL;
+	s->row_cap = 0;
+	s->row_valid = false;
 	s->procs = NULL;
 	s->name = s->label = NULL;
 	return out_status();
