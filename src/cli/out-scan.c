@@ -571,8 +571,9 @@ int scan_out_begin(const struct options *o, uint64_t ret_mask, bool several)
 	if (table_select(&s->t, cols, ncols, o->columns, &bad, &badlen) < 0)
 		errx(EXIT_USAGE, "unknown column '%.*s' (see --list-columns)", (int)badlen, bad);
 	/* One shape whatever the count: JSON rows always carry their pid,
-	   text gains the column with several processes. */
-	if ((several && !o->columns) || o->json) {
+	   text gains the column with several processes (unless -o chose
+	   the columns outright: +LIST adds to the defaults, PID among them). */
+	if ((several && (!o->columns || o->columns[0] == '+')) || o->json) {
 		int pid_col = o->mode == MODE_SUMMARY ? S_PID : R_PID;
 		if (!table_has(&s->t, pid_col)) {
 			memmove(s->t.sel + 1, s->t.sel, s->t.nsel * sizeof(s->t.sel[0]));

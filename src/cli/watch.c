@@ -316,9 +316,9 @@ static const struct column watch_cols[W_NCOLS] = {
 	[W_PAGES] = { "PAGES", "written_pages", "integer", 8, COL_RIGHT | COL_DEFAULT,
 		      "pages written in the interval" },
 	[W_BYTES] = { "BYTES", "written_bytes", "integer", 10, COL_RIGHT | COL_DEFAULT,
-		      "bytes written in the interval (pages times the page size)" },
+		      "bytes written in the interval, pages times the page size (text: human-readable unless -b)" },
 	[W_RATE] = { "RATE", "rate_bytes_per_s", "integer", 10, COL_RIGHT | COL_DEFAULT,
-		     "write rate over the interval, bytes per second" },
+		     "write rate over the interval in bytes per second (text: human-readable unless -b)" },
 	[W_DISTINCT] = { "DISTINCT", "distinct_pages", "integer", 9, COL_RIGHT | COL_DEFAULT,
 			 "distinct pages written since the watch began (written working set)" },
 	[W_TOP] = { "TOP", "top_mapping", "string", 0, COL_DEFAULT | COL_TRUNC,
@@ -717,8 +717,9 @@ static void report(struct watch *w, double t)
 		c[W_ELAPSED] = (struct cell){ .kind = CELL_FIXED, .d = elapsed, .prec = 3 };
 		c[W_INTERVAL] = (struct cell){ .kind = CELL_FIXED, .d = interval, .prec = 3 };
 		c[W_PAGES] = (struct cell){ .kind = CELL_U64, .u = w->interval_pages };
-		c[W_BYTES] = (struct cell){ .kind = CELL_U64, .u = w->interval_pages * w->ps };
-		c[W_RATE] = (struct cell){ .kind = CELL_U64, .u = (uint64_t)(rate + 0.5) };
+		/* sizes as in every table: human-readable unless -b, JSON bytes */
+		c[W_BYTES] = (struct cell){ .kind = CELL_SIZE, .u = w->interval_pages * w->ps };
+		c[W_RATE] = (struct cell){ .kind = CELL_SIZE, .u = (uint64_t)(rate + 0.5) };
 		c[W_DISTINCT] = (struct cell){ .kind = CELL_U64, .u = w->seen.pages };
 		c[W_TOP] = n ? (struct cell){ .kind = CELL_STR, .s = w->labels[idx[0]].name } :
 			       (struct cell){ .kind = CELL_NONE };

@@ -199,6 +199,12 @@ check "a second -p adds a process: text gains a PID column" \
 	[ "$RC" -eq 0 -a "$(head -n 1 "$WORK/out")" = "PID START END PAGES SIZE CATEGORIES MAPPING" ]
 check "a second -p: rows of both processes" \
 	[ "$(sed 1d "$WORK/out" | awk '{ print $1 }' | sort -u | paste -sd' ' -)" = "$(printf '%s\n' "$T_PID" "$second" | sort -u | paste -sd' ' -)" ]
+run_pmscan -p "$T_PID" -p "$second" -r -o +perms
+check "several processes, -o +LIST: the defaults with PID, then the list" \
+	[ "$RC" -eq 0 -a "$(head -n 1 "$WORK/out")" = "PID START END PAGES SIZE CATEGORIES MAPPING PERMS" ]
+run_pmscan -p "$T_PID" -p "$second" -r -o start,pages
+check "several processes, -o LIST: exactly the columns asked for" \
+	[ "$RC" -eq 0 -a "$(head -n 1 "$WORK/out")" = "START PAGES" ]
 run_pmscan -p "$T_PID,$second" -J
 check "-p PID,PID: JSON regions carry their pid, processes in order" \
 	[ "$(jq -c '[[.processes[].pid], ([.regions[].pid] | unique)]' "$WORK/out")" = \

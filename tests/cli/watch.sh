@@ -81,6 +81,11 @@ check "plain output: a header and one line per interval" \
 	[ "$(head -n 1 "$WORK/out" | tr -s ' ' | sed 's/^ //')" = "ELAPSED INTERVAL PAGES BYTES RATE DISTINCT TOP" -a \
 	  "$(sed -n '2,3p' "$WORK/out" | awk 'NF == 7 && $3 > 0' | wc -l)" = 2 ]
 check "plain output: a summary" grep -q "^distinct pages written: " "$WORK/out"
+check "plain output: BYTES and RATE human-readable, as every table's sizes" \
+	[ "$(sed -n '2,3p' "$WORK/out" | awk '$4 ~ /^[0-9][0-9.]*[BKMGTPE]$/ && $5 ~ /^[0-9][0-9.]*[BKMGTPE]$/' | wc -l)" = 2 ]
+"$PMSCAN" --watch=0.3 --count=2 -b -p "$T_PID" >"$WORK/out" 2>"$WORK/err"
+check "-b: BYTES is PAGES times the page size, RATE a whole number of bytes" \
+	[ "$(sed -n '2,3p' "$WORK/out" | awk -v ps="$PAGE" '$3 > 0 && $4 == $3 * ps && $5 ~ /^[0-9]+$/' | wc -l)" = 2 ]
 
 # Ctrl-C mid-watch: clean exit, disarmed, summary.
 : >"$WORK/out"
