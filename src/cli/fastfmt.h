@@ -10,6 +10,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+# include <emmintrin.h>
+#endif
 
 #include "table.h"
 
@@ -26,6 +29,30 @@ static inline uint64_t hex8(uint32_t v)
 	/* 0-9 to '0'-'9', 10-15 to 'a'-'f' */
 	uint64_t letters = ((x + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101);
 	return x + UINT64_C(0x3030303030303030) + letters * ('a' - '0' - 10);
+}
+
+/* The eight hex digits of a and of b, at pa and pb (8 bytes each). */
+static inline void hex8x2(uint32_t a, uint32_t b, char *pa, char *pb)
+{
+#ifdef __SSE2__
+	/* both at once: the bytes most significant first, a's then b's, split
+	   into nibbles, interleaved high then low, each to its digit */
+	uint64_t ab = (uint64_t)__builtin_bswap32(a) | (uint64_t)__builtin_bswap32(b) << 32;
+	__m128i x = _mm_cvtsi64_si128((long long)ab);
+	const __m128i low4 = _mm_set1_epi8(0x0f);
+	__m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), low4);
+	__m128i lo = _mm_and_si128(x, low4);
+	__m128i n = _mm_unpacklo_epi8(hi, lo);
+	__m128i letter = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10));
+	n = _mm_add_epi8(n, _mm_add_epi8(letter, _mm_set1_epi8('0')));
+	_mm_storel_epi64((__m128i *)(void *)pa, n);
+	_mm_storel_epi64((__m128i *)(void *)pb, _mm_unpackhi_epi64(n, n));
+#else
+	uint64_t x = hex8(a), y = hex8(b);
+
+	memcpy(pa, &x, 8);
+	memcpy(pb, &y, 8);
+#endif
 }
 
 /* n bytes, n small, with overlapping constant-size moves (no call). */

@@ -374,13 +374,9 @@ static int region_fast(struct scan_out *s, const struct pmscan_region *r, uint64
 	   row's bytes, with 16 digits put over */
 	if (s->row_valid && (uint32_t)(r->start >> 32) == s->row_hi_start &&
 	    (uint32_t)(r->end >> 32) == s->row_hi_end && (s->fast != FAST_JSON || s->head_pid == s->pid)) {
-		uint64_t lo;
 		p = cell_room(o, o->p + o->len, 128 + s->row_len);
 		put_bytes(p, s->row, s->row_len);
-		lo = hex8((uint32_t)r->start);
-		memcpy(p + s->row_lo_start, &lo, 8);
-		lo = hex8((uint32_t)r->end);
-		memcpy(p + s->row_lo_end, &lo, 8);
+		hex8x2((uint32_t)r->start, (uint32_t)r->end, p + s->row_lo_start, p + s->row_lo_end);
 		o->len += s->row_len;
 		if (s->fast == FAST_JSON)
 			t->rows++;

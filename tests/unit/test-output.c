@@ -35,6 +35,7 @@
 
 #include "out.h"
 #include "table.h"
+#include "fastfmt.h"
 
 /* ---- random ------------------------------------------------------------ */
 
@@ -966,6 +967,7 @@ static char *capture(void (*f)(void *), void *arg, size_t *len)
 struct doc {
 	struct options o;
 	uint64_t seed;
+	bool uniform;		/* one-page regions, one set of categories */
 };
 
 static void scan_doc(void *arg)
@@ -993,6 +995,8 @@ static void scan_doc(void *arg)
 				name[i] = (char)(rn(2) ? 'a' + rn(26) : 1 + rn(31));
 			name[n] = '\0';
 		}
+		if (d->uniform && rn(3) == 0)	/* just below a 4 GiB boundary */
+			base = (((base >> 32) + 1) << 32) - ps * (1 + rn(500));
 		struct pmscan_mapping mp = { .start = base, .end = base + ps * (1 + rn(1000)),
 					     .perms = "rw-p", .name = name, .tracked = -1 };
 		assert_int_equal(on_mapping(&mp, cb), 0);
@@ -1003,6 +1007,15 @@ static void scan_doc(void *arg)
 			struct pmscan_region rg = { .start = a, .end = e, .mapping = &mp,
 						    .categories = rn(8) ? rnd() & PMSCAN_ALL_CATEGORIES :
 							 rnd() };
+			if (d->uniform) {
+				/* the rows that differ only in their addresses,
+				   across 4 GiB boundaries too */
+				e = a + ps < mp.end ? a + ps : mp.end;
+				rg = (struct pmscan_region){ .start = a, .end = e, .mapping = &mp,
+							     .categories = PMSCAN_WRITTEN };
+				if (rn(4) == 0)
+					e += ps * rn(3);
+			}
 			on_region(&rg, cb);
 			a = e;
 		}
@@ -1013,6 +1026,28 @@ static void scan_doc(void *arg)
 	scan_out_end();
 }
 
+/* The digit writers of the row paths against printf. */
+static void hex_digits(void **state)
+{
+	(void)state;
+	rng = 99;
+	for (int i = 0; i < 200000; i++) {
+		uint32_t a = (uint32_t)rnd(), b = (uint32_t)rnd();
+		char want[32], pa[8], pb[8];
+		uint64_t one;
+		if (i < 4) {
+			a = i & 1 ? UINT32_MAX : 0;
+			b = i & 2 ? UINT32_MAX : 0;
+		}
+		hex8x2(a, b, pa, pb);
+		snprintf(want, sizeof(want), "%08x%08x", a, b);
+		assert_memory_equal(pa, want, 8);
+		assert_memory_equal(pb, want + 8, 8);
+		one = hex8(a);
+		assert_memory_equal(&one, want, 8);
+	}
+}
+
 static void region_rows(void **state)
 {
 	(void)state;
@@ -1021,6 +1056,7 @@ static void region_rows(void **state)
 		size_t la, lb;
 
 		d.o.mode = MODE_REGIONS;
+		d.uniform = k >= 60;
 		d.o.json = k % 3 == 2;
 		d.o.raw = k % 3 == 1;
 		d.o.bytes = (k / 3) & 1;
@@ -1059,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(header),
 		cmocka_unit_test(rows),
 		cmocka_unit_test(fixed),
+		cmocka_unit_test(hex_digits),
 		cmocka_unit_test(region_rows),
 	};
 
