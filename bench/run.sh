@@ -3,7 +3,8 @@
 # Times pmscan against a bare PAGEMAP_SCAN loop and a /proc/PID/pagemap
 # reader answering the same question on the same 4 GiB target, alternating
 # runs, and prints median times, ratios and pmscan's peak RSS.
-#   bench/run.sh [BUILD_DIR]     (make bench runs it)
+#   bench/run.sh [BUILD_DIR]     (make bench runs it; ONLY=output stops
+#                                after the 524,288-region output figures)
 set -euo pipefail
 B=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 RUNS=${RUNS:-9}
@@ -36,17 +37,26 @@ timeit() {
 	echo "$cpu" >>"$work/$name.cpu"
 }
 
-# bench NAME: alternate the commands, RUNS times each; report medians of
-# wall time and of CPU time (user and system).
+# bench NAME: the commands in turn, RUNS times each; report medians of wall
+# time and of CPU time (user and system).
 bench() {
 	local name=$1 k
 	rm -f "$work"/*.wall "$work"/*.rss "$work"/*.cpu
+	# The order turns each round, so that none of them always follows the
+	# same one; the pagemap reader (slow, and hard on the caches) apart.
+	local order=(pm bare quiet pmj pms)
 	for ((i = 0; i < RUNS; i++)); do
-		timeit pm "$PMSCAN" -p $tpid --written --range="$range"
-		timeit bare "$BS" bare $tpid "$base" "$end"
-		timeit quiet "$BS" quiet $tpid "$base" "$end"
-		timeit pmj "$PMSCAN" -p $tpid --written --json --range="$range"
-		timeit pms "$PMSCAN" -p $tpid --written --summary --range="$range"
+		for ((j = 0; j < ${#order[@]}; j++)); do
+			case ${order[(i + j) % ${#order[@]}]} in
+			pm) timeit pm "$PMSCAN" -p $tpid --written --range="$range" ;;
+			bare) timeit bare "$BS" bare $tpid "$base" "$end" ;;
+			quiet) timeit quiet "$BS" quiet $tpid "$base" "$end" ;;
+			pmj) timeit pmj "$PMSCAN" -p $tpid --written --json --range="$range" ;;
+			pms) timeit pms "$PMSCAN" -p $tpid --written --summary --range="$range" ;;
+			esac
+		done
+	done
+	for ((i = 0; i < RUNS; i++)); do
 		timeit pagemap "$BS" pagemap $tpid "$base" "$end"
 	done
 	declare -A wall cpu rss
@@ -88,6 +98,8 @@ bench "sparse (every 16th page written)"
 read_engines "sparse (every 16th page written)"
 say write big 0 2 $((PAGES / 2))
 bench "sparse (every other page written)"
+# ONLY=output: the output figures alone (the 524,288-region case)
+[ "${ONLY:-}" = output ] && exit 0
 say fill big
 bench "dense (every page written)"
 read_engines "dense (every page written)"
