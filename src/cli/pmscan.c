@@ -348,7 +348,7 @@ static void describe_mapping(const struct pmscan_mapping *m, char *buf, size_t l
 }
 
 /* Turn a failed run into one message; returns the exit status. */
-static int scan_failed(const struct options *o, struct pmscan_scan *s, int e,
+static int scan_failed(const struct options *o, struct pmscan_target *t, struct pmscan_scan *s, int e,
 		       char *msg, size_t len)
 {
 	char where[512];
@@ -357,6 +357,10 @@ static int scan_failed(const struct options *o, struct pmscan_scan *s, int e,
 	describe_mapping(m, where, sizeof(where));
 	if (ferror(stdout))
 		snprintf(msg, len, "write error: %s", strerror(e));
+	else if (e == ESRCH && pmscan_target_alive(t) == 1)
+		/* alive, its memory gone: a new program */
+		snprintf(msg, len, "process %d ran execve(2) during the scan: the memory scanned is "
+			 "gone (scan again for the new program's)", (int)o->pid);
 	else if (e == ESRCH)
 		snprintf(msg, len, "process %d exited during the scan", (int)o->pid);
 	else if (e == EPERM && o->check_wpasync)
@@ -610,7 +614,7 @@ static int scan(const struct options *o, struct pmscan_target *t)
 	int r = pmscan_scan_run(s) < 0 ? -errno : 0;
 	pmscan_scan_get_stats(s, &st);
 	if (r < 0) {
-		status = scan_failed(o, s, -r, msg, sizeof(msg));
+		status = scan_failed(o, t, s, -r, msg, sizeof(msg));
 		scan_out_process_end(o->pid, NULL, &st, tracker_name(pmscan_target_get_tracker(t)),
 				     checked, msg);
 		/* a write error is said once, when stdout is closed */

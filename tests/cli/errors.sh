@@ -137,6 +137,22 @@ for fmt in text json; do
 done
 check "target killed mid-scan (json): the document carries the error" \
 	[ "$( (printf '{"regions":['; cat "$WORK/out") | tail -c 200 | grep -c '"error":"process')" = 1 ]
+
+# A target that runs execve(2) in the middle of a scan is not said to have
+# exited: it lives on, with other memory.
+target_start
+map B 60000 anon
+tcmd track B
+tcmd write B 0 2 30000
+victim=$T_PID
+"$PMSCAN" -p "$victim" --written 2>"$WORK/err" |
+	{ head -c 1000 >/dev/null; echo exec >&"$T_IN"; sleep 0.2; cat >/dev/null; }
+RC=${PIPESTATUS[0]}
+check "target runs execve(2) mid-scan: exit 1" [ "$RC" -eq 1 ]
+check "target runs execve(2) mid-scan: says so, not that it exited" \
+	grep -q "process $victim ran execve(2) during the scan" "$WORK/err"
+check "target runs execve(2) mid-scan: it lives on as the new program" \
+	[ "$(cat "/proc/$victim/comm" 2>/dev/null)" = sleep ]
 target_stop
 
 # As an ordinary user: its own process works; root's is refused, naming

@@ -24,6 +24,7 @@
  *   features                -> ok pagemap_scan=0|1 wp_async=0|1 soft_dirty=0|1
  *                           hugetlb=0|1 (probed here; clears soft-dirty bits)
  *   sleep SECONDS           sleep, then answer
+ *   exec                    become sleep(1) for a minute (no answer)
  *   exit CODE
  */
 #define _GNU_SOURCE
@@ -293,7 +294,8 @@ static void command(char *line)
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
 				FAIL("err mmap: %s", strerror(errno));
 		reply("ok %lu", count);
-	} else if (!a && strcmp(cmd, "exit") && strcmp(cmd, "sleep") && strcmp(cmd, "fork")) {
+	} else if (!a && strcmp(cmd, "exit") && strcmp(cmd, "sleep") && strcmp(cmd, "fork") &&
+		   strcmp(cmd, "exec")) {
 		reply("err no area '%s'", name);
 	} else if (!strcmp(cmd, "track")) {
 		if (track(a) < 0)
@@ -346,6 +348,9 @@ static void command(char *line)
 		reply("ok");
 	} else if (!strcmp(cmd, "exit")) {
 		exit(atoi(name));
+	} else if (!strcmp(cmd, "exec")) {
+		execlp("sleep", "sleep", "60", (char *)NULL);
+		reply("err exec: %s", strerror(errno));
 	} else {
 		reply("err unknown command '%s'", cmd);
 	}
