@@ -821,6 +821,9 @@ static void summary(struct watch *w, double t)
 
 static int open_target(struct watch *w)
 {
+	/* the scan belongs to the handle it replaces */
+	pmscan_scan_free(w->s);
+	w->s = NULL;
 	pmscan_target_close(w->t);
 	w->t = pmscan_target_open(w->pid);
 	if (!w->t) {
@@ -941,6 +944,8 @@ static int after_exec(struct watch *w, int pidfd, bool *armed_by_us)
 
 	if (w->o->command)
 		return 0;
+	/* what pmscan armed went with the old image */
+	*armed_by_us = false;
 	if (open_target(w) < 0)
 		return errno == ESRCH ? -ESRCH : -1;
 	/* the pid still names the process watched from the start */
@@ -948,7 +953,7 @@ static int after_exec(struct watch *w, int pidfd, bool *armed_by_us)
 		return -ESRCH;
 	if (arm_now(w, &armed) < 0)
 		return -1;
-	*armed_by_us = *armed_by_us || armed;
+	*armed_by_us = armed;
 	warnx("process %d ran execve(2): its new image is armed and watched from here", (int)w->pid);
 	return 0;
 }
@@ -1024,7 +1029,8 @@ int watch_main(const struct options *o)
 			int r = handle_child(&w);
 			if (r < 0) {
 				warnx("process %d: cannot follow it (%s): it goes on unwatched", (int)w.pid,
-				      pmscan_target_error(w.t)[0] ? pmscan_target_error(w.t) : strerror(errno));
+				      w.t && pmscan_target_error(w.t)[0] ? pmscan_target_error(w.t) :
+				      strerror(errno));
 				status = EXIT_SCAN_FAILED;
 				break;
 			}
@@ -1050,6 +1056,11 @@ int watch_main(const struct options *o)
 				if (r == 0) {
 					next = now() + o->interval;
 					continue;
+				}
+				if (r == -1) {
+					/* said: it could not be opened or armed */
+					status = EXIT_SCAN_FAILED;
+					break;
 				}
 			}
 			if (r == -ESRCH) {
@@ -1082,7 +1093,7 @@ int watch_main(const struct options *o)
 			warnx("warning: could not disarm process %d: %s", (int)w.pid, strerror(errno));
 		w.left_running = true;
 	}
-	if (armed_by_us && pmscan_target_alive(w.t) == 1 && pmscan_disarm(w.t) < 0)
+	if (armed_by_us && w.t && pmscan_target_alive(w.t) == 1 && pmscan_disarm(w.t) < 0)
 		warnx("warning: could not disarm process %d: %s", (int)w.pid, strerror(errno));
 	summary(&w, now());
 	ob_free(&w.ob);

@@ -218,6 +218,30 @@ check "-p PID that runs execve(2): the new image's 150 written pages counted (go
 check "-p PID that runs execve(2): the process was not disturbed (its answers intact)" \
 	grep -qx 'ok 150' "$WORK/cmd.out"
 
+# An ordinary user's process that execs a set-user-ID program is no longer
+# the user's to watch: said, exit 1, no crash.
+why=$(other_user_reason)
+suid=$(command -v chfn)
+if [ -n "$why" ]; then
+	skip "-p PID that execs a set-user-ID program" "$why"
+elif [ -z "$suid" ] || [ ! -u "$suid" ]; then
+	skip "-p PID that execs a set-user-ID program" "chfn is not installed set-user-ID here"
+else
+	rm -f "$WORK/suid.in"
+	mkfifo -m 666 "$WORK/suid.in"
+	$NOBODY sh -c "sleep 0.6; exec '$suid'" <"$WORK/suid.in" >/dev/null 2>&1 &
+	spid=$!
+	exec {hold}>"$WORK/suid.in"	# chfn waits on it, reading
+	$NOBODY "$PMSCAN" --watch=0.2 -p "$spid" >"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	exec {hold}>&-
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	check "-p PID that execs a set-user-ID program: exit 1 (got $RC)" [ "$RC" -eq 1 ]
+	check "-p PID that execs a set-user-ID program: says why, naming CAP_SYS_PTRACE" \
+		grep -q "cannot open process $spid: .*CAP_SYS_PTRACE" "$WORK/err"
+fi
+
 "$PMSCAN" --watch=0.2 -- sh -c 'kill -TRAP $$' >/dev/null 2>&1
 RC=$?
 check "a SIGTRAP the command raises itself has its usual effect: exit 133" [ "$RC" -eq 133 ]
