@@ -115,6 +115,7 @@ struct watch {
 	struct table per_mapping;	/* the summary's per-mapping table */
 	bool launched;
 	bool exit_reported;	/* the last interval was reported at its exit */
+	unsigned execs;		/* exec stops handled (-- COMMAND) */
 	bool left_running;	/* the command goes on after the watch */
 	int exit_status;
 };
@@ -924,6 +925,7 @@ static int handle_child(struct watch *w)
 				remote_resume(w->pid);
 				return -1;
 			}
+			w->execs++;
 			remote_resume(w->pid);
 			break;
 		default:
@@ -932,18 +934,38 @@ static int handle_child(struct watch *w)
 	}
 }
 
-/* The scan found the process alive and its memory gone: it ran execve(2),
-   and its tracker went with the old image. A launched command is stopped at
-   the exec until handle_child arms the new image; a process watched by pid
-   is armed again here (what it wrote between the exec and this is not
-   seen). 0: the watch goes on; -ESRCH: the process is gone; -1: error. */
+static void cannot_follow(const struct watch *w)
+{
+	warnx("process %d: cannot follow it (%s): it goes on unwatched", (int)w->pid,
+	      w->t && pmscan_target_error(w->t)[0] ? pmscan_target_error(w->t) : strerror(errno));
+}
+
+/* A launched command whose memory a scan found gone: its exec stop or its
+   end is on its way to waitpid; wait for one (bounded: 1 s), so that its
+   exit status is the one reaped, never assumed. As handle_child returns. */
+static int settle_child(struct watch *w)
+{
+	const struct timespec nap = { 0, 1000000 };
+	unsigned execs = w->execs;
+
+	for (int i = 0; i < 1000; i++) {
+		int r = handle_child(w);
+		if (r != 0 || w->execs != execs)
+			return r;
+		nanosleep(&nap, NULL);
+	}
+	return 0;
+}
+
+/* A process watched by pid that the scan found alive with its memory
+   gone: it ran execve(2), and its tracker went with the old image. Armed
+   again here (what it wrote between the exec and this is not seen).
+   0: the watch goes on; -ESRCH: the process is gone; -1: error, said. */
 static int after_exec(struct watch *w, int pidfd, bool *armed_by_us)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 	bool armed;
 
-	if (w->o->command)
-		return 0;
 	/* what pmscan armed went with the old image */
 	*armed_by_us = false;
 	if (open_target(w) < 0)
@@ -1028,9 +1050,7 @@ int watch_main(const struct options *o)
 		if (o->command) {
 			int r = handle_child(&w);
 			if (r < 0) {
-				warnx("process %d: cannot follow it (%s): it goes on unwatched", (int)w.pid,
-				      w.t && pmscan_target_error(w.t)[0] ? pmscan_target_error(w.t) :
-				      strerror(errno));
+				cannot_follow(&w);
 				status = EXIT_SCAN_FAILED;
 				break;
 			}
@@ -1049,6 +1069,21 @@ int watch_main(const struct options *o)
 		t = now();
 		if (t >= next) {
 			int r = sample(&w);
+			if (r == -ESRCH && o->command) {
+				/* exec'd or ended: handle_child knows which */
+				r = settle_child(&w);
+				if (r > 0) {
+					ended = true;
+					break;
+				}
+				if (r < 0) {
+					cannot_follow(&w);
+					status = EXIT_SCAN_FAILED;
+					break;
+				}
+				next = now() + o->interval;
+				continue;
+			}
 			if (r == -ESRCH && pmscan_target_alive(w.t) == 1) {
 				/* an execve(2): no interval to report; the next
 				   one spans both (each interval states its length) */

@@ -242,6 +242,16 @@ else
 		grep -q "cannot open process $spid: .*CAP_SYS_PTRACE" "$WORK/err"
 fi
 
+# Commands ending near interval boundaries (--watch=0.01): the exit status
+# is always the one reaped, never assumed from a scan that found no memory.
+wrong=
+for ((i = 0; i < 40; i++)); do
+	"$PMSCAN" --watch=0.01 -- sh -c "sleep 0.0$((i % 10))$((i % 7)); exit 7" >/dev/null 2>&1
+	RC=$?
+	[ "$RC" -eq 7 ] || wrong="$wrong $RC"
+done
+check "40 commands ending at --watch=0.01: every exit status 7${wrong:+ (got$wrong)}" [ -z "$wrong" ]
+
 "$PMSCAN" --watch=0.2 -- sh -c 'kill -TRAP $$' >/dev/null 2>&1
 RC=$?
 check "a SIGTRAP the command raises itself has its usual effect: exit 133" [ "$RC" -eq 133 ]
