@@ -529,31 +529,29 @@ static void om_read_comm(struct watch *w)
 		memcpy(w->comm, buf, sizeof(buf));
 }
 
+/* One metadata line: "# KIND PREFIXNAME TEXT[EXTRA]". */
+static void om_meta_line(struct obuf *o, const char *kind, const char *pre, const char *name,
+			 const char *text, const char *extra)
+{
+	ob_puts(o, kind);
+	ob_puts(o, pre);
+	ob_puts(o, name);
+	ob_putc(o, ' ');
+	ob_puts(o, text);
+	if (extra)
+		ob_puts(o, extra);
+	ob_putc(o, '\n');
+}
+
 static void om_meta(struct obuf *o, const struct om_family *f, bool mapping)
 {
 	const char *pre = mapping ? "pmscan_mapping_" : "pmscan_";
 
-	ob_puts(o, "# HELP ");
-	ob_puts(o, pre);
-	ob_puts(o, f->name);
-	ob_putc(o, ' ');
-	ob_puts(o, f->help);
-	if (mapping)
-		ob_puts(o, ", per mapping (the mappings of one name together)");
-	ob_puts(o, "\n# TYPE ");
-	ob_puts(o, pre);
-	ob_puts(o, f->name);
-	ob_putc(o, ' ');
-	ob_puts(o, f->type);
-	ob_putc(o, '\n');
-	if (f->unit) {
-		ob_puts(o, "# UNIT ");
-		ob_puts(o, pre);
-		ob_puts(o, f->name);
-		ob_putc(o, ' ');
-		ob_puts(o, f->unit);
-		ob_putc(o, '\n');
-	}
+	om_meta_line(o, "# HELP ", pre, f->name, f->help,
+		     mapping ? ", per mapping (the mappings of one name together)" : NULL);
+	om_meta_line(o, "# TYPE ", pre, f->name, f->type, NULL);
+	if (f->unit)
+		om_meta_line(o, "# UNIT ", pre, f->name, f->unit, NULL);
 }
 
 /* A sample line: NAME[_total]{LABELS[,mapping=VALUE]} VALUE; labels
