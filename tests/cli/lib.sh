@@ -169,6 +169,17 @@ pages_of() {
 	done
 }
 
+# write_batches NAME N PAUSE: the target writes pages 0-99 of NAME, then
+# 100-199, ..., N batches of 100 pages, PAUSE seconds apart (so that they
+# fall in several --watch intervals).
+write_batches() {
+	local b
+	for ((b = 0; b < $2; b++)); do
+		tcmd write "$1" $((b * 100)) 1 100
+		sleep "$3"
+	done
+}
+
 # range BASE PAGES: a --range argument covering an area.
 range() {
 	printf '0x%x+%d' $(($1)) $(($2 * PAGE))

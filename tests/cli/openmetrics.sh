@@ -173,10 +173,7 @@ map M 1000 memfd
 "$PMSCAN" --watch=0.2 --openmetrics -p "$T_PID" >"$WORK/out" 2>"$WORK/err" &
 watcher=$!
 if wait_expositions 1; then
-	for ((b = 0; b < 8; b++)); do
-		tcmd write M $((b * 100)) 1 100
-		sleep 0.1
-	done
+	write_batches M 8 0.1
 	# An exposition whose scan began after the last write returned.
 	wait_expositions $(($(expositions) + 2))
 	first=$(expositions)

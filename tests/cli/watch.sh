@@ -48,10 +48,7 @@ map M 1000 memfd
 "$PMSCAN" --watch=0.2 --json -p "$T_PID" >"$WORK/out" 2>"$WORK/err" &
 watcher=$!
 if wait_intervals 1; then
-	for ((b = 0; b < 8; b++)); do
-		tcmd write M $((b * 100)) 1 100
-		sleep 0.1
-	done
+	write_batches M 8 0.1
 	# An interval whose scan began after the last write returned.
 	wait_intervals $(($(grep -c '"interval_s"' "$WORK/out") + 2))
 	kill -INT $watcher

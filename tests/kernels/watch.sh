@@ -32,10 +32,7 @@ map M 400 memfd
 watcher=$!
 if wait_intervals 1; then
 	check "--watch -p: the target is armed while watched" [ "$(uffds "$T_PID")" = 1 ]
-	for ((b = 0; b < 4; b++)); do
-		tcmd write M $((b * 100)) 1 100
-		sleep 0.2
-	done
+	write_batches M 4 0.2
 	wait_intervals $(($(grep -c '"interval_s"' "$WORK/out") + 2))
 	kill -INT $watcher
 	wait $watcher
