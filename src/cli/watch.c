@@ -335,13 +335,15 @@ const struct column *watch_columns(size_t *n)
 	return watch_cols;
 }
 
-enum { M_PAGES, M_SIZE, M_MAPPING, M_NCOLS };
+enum { M_PAGES, M_SIZE, M_DISTINCT, M_MAPPING, M_NCOLS };
 
 static const struct column summary_map_cols[M_NCOLS] = {
 	[M_PAGES] = { "PAGES", "written_pages", "integer", 10, COL_RIGHT | COL_DEFAULT,
 		      "pages written in the mapping during the watch" },
 	[M_SIZE] = { "SIZE", "written_bytes", "integer", 6, COL_RIGHT | COL_DEFAULT,
 		     "their size" },
+	[M_DISTINCT] = { "DISTINCT", "distinct_pages", "integer", 9, COL_RIGHT | COL_DEFAULT,
+			 "distinct pages of the mapping written during the watch" },
 	[M_MAPPING] = { "MAPPING", "mapping", "string", 0, COL_DEFAULT | COL_TRUNC, "the mapping" },
 };
 
@@ -388,6 +390,10 @@ static void mappings_cell(struct watch *w, struct obuf *tmp, size_t *idx, size_t
 			esc_json(tmp, l->name, strlen(l->name));
 			ob_puts(tmp, ",\"written_pages\":");
 			ob_u64(tmp, v);
+			if (total) {
+				ob_puts(tmp, ",\"distinct_pages\":");
+				ob_u64(tmp, l->distinct);
+			}
 			ob_putc(tmp, '}');
 		} else {
 			if (i)
@@ -802,6 +808,7 @@ static void summary(struct watch *w, double t)
 			for (size_t i = 0; i < n; i++) {
 				c[M_PAGES] = (struct cell){ .kind = CELL_U64, .u = w->labels[idx[i]].total };
 				c[M_SIZE] = (struct cell){ .kind = CELL_SIZE, .u = w->labels[idx[i]].total * w->ps };
+				c[M_DISTINCT] = (struct cell){ .kind = CELL_U64, .u = w->labels[idx[i]].distinct };
 				c[M_MAPPING] = (struct cell){ .kind = CELL_STR, .s = w->labels[idx[i]].name };
 				table_row(&w->per_mapping, c);
 			}
