@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The writer's inner helpers, inline for the row paths of table.c and the
- * region rows of out-scan.c: constant-size moves, padding written ahead,
- * digits without division loops. Several write a few bytes past what they
- * return (the callers reserve room for that slack with cell_room).
+ * The writer's inner helpers, inline for the row paths of table.c:
+ * constant-size moves, padding written ahead, digits without division
+ * loops. Several write a few bytes past what they return (the callers
+ * reserve room for that slack with cell_room).
  */
 #ifndef PMSCAN_FASTFMT_H
 #define PMSCAN_FASTFMT_H
@@ -73,16 +73,42 @@ static inline void copy_small(char *d, const char *src, size_t n)
 	}
 }
 
+/* 16 bytes as one unaligned load and one store (a fixed-size memcpy of
+   more may become a "rep movs", slow to start). */
+static inline void copy16(char *d, const char *src)
+{
+#ifdef __SSE2__
+	_mm_storeu_si128((__m128i *)(void *)d, _mm_loadu_si128((const __m128i *)(const void *)src));
+#else
+	uint64_t a, b;
+
+	memcpy(&a, src, 8);
+	memcpy(&b, src + 8, 8);
+	memcpy(d, &a, 8);
+	memcpy(d + 8, &b, 8);
+#endif
+}
+
 static inline char *put_bytes(char *d, const char *src, size_t n)
 {
 	if (n <= 32) {
 		copy_small(d, src, n);
 	} else if (n <= 64) {
-		memcpy(d, src, 32);
-		memcpy(d + n - 32, src + n - 32, 32);
+		/* the first 32 and the last 32, overlapping */
+		copy16(d, src);
+		copy16(d + 16, src + 16);
+		copy16(d + n - 32, src + n - 32);
+		copy16(d + n - 16, src + n - 16);
 	} else if (n <= 128) {
-		memcpy(d, src, 64);
-		memcpy(d + n - 64, src + n - 64, 64);
+		/* the first 64 and the last 64 */
+		copy16(d, src);
+		copy16(d + 16, src + 16);
+		copy16(d + 32, src + 32);
+		copy16(d + 48, src + 48);
+		copy16(d + n - 64, src + n - 64);
+		copy16(d + n - 48, src + n - 48);
+		copy16(d + n - 32, src + n - 32);
+		copy16(d + n - 16, src + n - 16);
 	} else {
 		memcpy(d, src, n);
 	}
@@ -149,6 +175,34 @@ static inline char *cell_room(struct obuf *o, char *p, size_t need)
 		p = o->p + o->len;
 	}
 	return p;
+}
+
+/* table_row_delta (table.h): most rows of a scan are the last one with
+   its two addresses changed in their low halves only: the template's bytes
+   with 8 + 8 digits put over, inline. */
+static inline void table_row_delta(struct table *t, const struct cell *cells, uint64_t changed)
+{
+	if (t->tpl_pair && ((changed & t->sel_mask) | t->tpl_stale) == t->tpl_pair) {
+		uint64_t a = cells[t->pair_col[0]].u, b = cells[t->pair_col[1]].u;
+		if (a >> 32 == t->pair_hi[0] && b >> 32 == t->pair_hi[1]) {
+			struct obuf *o = t->ob;
+			char *p = cell_room(o, o->p + o->len, t->tpl_len + 2);
+			if (t->fmt == FMT_JSON && !t->lines) {
+				if (t->rows)
+					*p++ = ',';
+				*p++ = '\n';
+			}
+			put_bytes(p, t->tpl, t->tpl_len);
+			hex8x2((uint32_t)a, (uint32_t)b, p + t->pair_off[0], p + t->pair_off[1]);
+			o->len = (size_t)(p + t->tpl_len - o->p);
+			t->rows += t->fmt == FMT_JSON;
+			/* the template keeps its old digits (and tval its old
+			   values, the high halves the same): put on every row */
+			t->tpl_stale = t->tpl_pair;
+			return;
+		}
+	}
+	table_row_delta_general(t, cells, changed);
 }
 
 #endif

@@ -132,24 +132,10 @@ struct scan_out {
 	} *procs;
 	size_t nprocs;
 	bool failed;
-	int fast;		/* the region rows' straight-line path: FAST_* */
-	/* its caches: the part of a row that depends on the page count, and
-	   the part after it (categories and mapping) */
-	uint64_t mid_pages;
-	bool mid_valid, tail_valid;
-	char mid[128];
-	size_t mid_len;
-	char *tail;
-	size_t tail_len, tail_cap;
-	char head[64];		/* JSON: ,\n{"pid":N,"start":" */
-	size_t head_len;
-	pid_t head_pid;
-	/* the whole row as last written, for rows whose addresses differ from
-	   it only in their low 32 bits: copied, then those 8 + 8 digits put */
-	char *row;
-	size_t row_len, row_cap, row_lo_start, row_lo_end;
-	uint32_t row_hi_start, row_hi_end;
-	bool row_valid;
+	/* the region rows: the cells that changed since the last row
+	   (table_row_delta), and the last row's page count */
+	uint64_t changed;
+	uint64_t last_pages;
 	struct cell cells[(int)S_NCOLS > (int)R_NCOLS ? (int)S_NCOLS : (int)R_NCOLS];
 };
 
@@ -235,197 +221,8 @@ static int region_mapping(const struct pmscan_mapping *m, void *arg)
 	s->cells[R_PAGES].kind = CELL_U64;
 	s->cells[R_SIZE].kind = CELL_SIZE;
 	s->cats_valid = false;
-	s->tail_valid = false;
-	s->row_valid = false;
+	s->changed = ~UINT64_C(0);
 	return out_status();
-}
-
-enum { FAST_NONE, FAST_TEXT, FAST_JSON };
-
-bool scan_out_no_fast;
-
-/* A string literal, moved whole (its length known at compile time). */
-#define put_lit(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
-
-/* The row's middle for a page count: text "PAGES SIZE " aligned, JSON
-   ","pages":P,"size":B,"categories":". */
-static void fast_mid(struct scan_out *s, uint64_t pages)
-{
-	struct table *t = &s->t;
-	const bool aligned = t->fmt == FMT_TEXT;
-	uint64_t bytes = pages << s->page_shift;
-	char *p = s->mid, num[32];
-	size_t n;
-
-	if (s->fast == FAST_JSON) {
-		p = put_lit(p, "\",\"pages\":");
-		p += fmt_u64(p, pages);
-		p = put_lit(p, ",\"size\":");
-		p += fmt_u64(p, bytes);
-		p = put_lit(p, ",\"categories\":");
-	} else {
-		size_t wp = aligned ? (size_t)t->width[2] : 0, wz = aligned ? (size_t)t->width[3] : 0;
-		n = fmt_u64(num, pages);
-		for (; n < wp; wp--)
-			*p++ = ' ';
-		memcpy(p, num, n);
-		p += n;
-		*p++ = ' ';
-		if (t->bytes)
-			n = fmt_u64(num, bytes);
-		else {
-			format_size(bytes, num, sizeof(num));
-			n = strlen(num);
-		}
-		for (; n < wz; wz--)
-			*p++ = ' ';
-		memcpy(p, num, n);
-		p += n;
-		*p++ = ' ';
-	}
-	s->mid_len = (size_t)(p - s->mid);
-	s->mid_pages = pages;
-	s->mid_valid = true;
-}
-
-/* The row's end for the current page count, categories and mapping: the
-   middle, then text "CATEGORIES MAPPING\n", JSON "[...],"mapping":"..."}". */
-static int fast_tail(struct scan_out *s)
-{
-	const bool aligned = s->t.fmt == FMT_TEXT;
-	size_t need = s->mid_len + s->cats_json_len + s->cats_len + s->label_len + 64, n;
-	char *p;
-
-	if (need > s->tail_cap) {
-		char *nt = realloc(s->tail, need);
-		if (!nt)
-			return -ENOMEM;
-		s->tail = nt;
-		s->tail_cap = need;
-	}
-	p = s->tail;
-	memcpy(p, s->mid, s->mid_len);
-	p += s->mid_len;
-	if (s->fast == FAST_JSON) {
-		memcpy(p, s->cats_json, s->cats_json_len);
-		p += s->cats_json_len;
-		p = put_lit(p, ",\"mapping\":");
-		memcpy(p, s->label, s->label_len);
-		p += s->label_len;
-		*p++ = '}';
-	} else {
-		memcpy(p, s->cats, s->cats_len);
-		p += s->cats_len;
-		for (n = s->cats_len; aligned && n < (size_t)s->t.width[4]; n++)
-			*p++ = ' ';
-		*p++ = ' ';
-		memcpy(p, s->label, s->label_len);
-		p += s->label_len;
-		*p++ = '\n';
-	}
-	s->tail_len = (size_t)(p - s->tail);
-	s->tail_valid = true;
-	return 0;
-}
-
-/* Keep the row just written at p (JSON: not the first of its array) as the
-   template of the next ones: where its low address digits are, and the
-   high halves it holds (addresses below 4 GiB have no fixed length). */
-static void keep_row(struct scan_out *s, const struct pmscan_region *r, const char *p, size_t n,
-		     size_t lo_start, size_t lo_end)
-{
-	s->row_valid = false;
-	if (!(r->start >> 32) || !(r->end >> 32))
-		return;
-	if (n > s->row_cap) {
-		char *nr = realloc(s->row, n);
-		if (!nr)
-			return;
-		s->row = nr;
-		s->row_cap = n;
-	}
-	memcpy(s->row, p, n);
-	s->row_len = n;
-	s->row_lo_start = lo_start;
-	s->row_lo_end = lo_end;
-	s->row_hi_start = (uint32_t)(r->start >> 32);
-	s->row_hi_end = (uint32_t)(r->end >> 32);
-	s->row_valid = true;
-}
-
-/* The default region row, straight through (the hot path of a large scan),
-   byte for byte as the table would write it: text START END PAGES SIZE
-   CATEGORIES MAPPING, JSON pid start end pages size categories mapping. */
-static int region_fast(struct scan_out *s, const struct pmscan_region *r, uint64_t pages)
-{
-	struct table *t = &s->t;
-	struct obuf *o = &s->ob;
-	char *p, *row;
-	size_t n, lo_start, lo_end;
-
-	/* the row's end: middle and tail, kept as one string */
-	if (!s->tail_valid || !s->mid_valid || pages != s->mid_pages) {
-		fast_mid(s, pages);
-		if (fast_tail(s) < 0)
-			return -ENOMEM;
-		s->row_valid = false;
-	}
-	/* the same row but for the low halves of the addresses: the last
-	   row's bytes, with 16 digits put over */
-	if (s->row_valid && (uint32_t)(r->start >> 32) == s->row_hi_start &&
-	    (uint32_t)(r->end >> 32) == s->row_hi_end && (s->fast != FAST_JSON || s->head_pid == s->pid)) {
-		p = cell_room(o, o->p + o->len, 128 + s->row_len);
-		put_bytes(p, s->row, s->row_len);
-		hex8x2((uint32_t)r->start, (uint32_t)r->end, p + s->row_lo_start, p + s->row_lo_end);
-		o->len += s->row_len;
-		if (s->fast == FAST_JSON)
-			t->rows++;
-		return 0;
-	}
-	p = cell_room(o, o->p + o->len, 128 + s->tail_len);
-	row = p;
-	if (s->fast == FAST_JSON) {
-		/* ,\n{"pid":N,"start":" with the pid formatted once per process */
-		if (s->head_pid != s->pid || !s->head_len) {
-			char *h = s->head;
-			h = put_lit(h, ",\n{\"pid\":");
-			h += fmt_u64(h, (uint64_t)s->pid);
-			h = put_lit(h, ",\"start\":\"");
-			s->head_len = (size_t)(h - s->head);
-			s->head_pid = s->pid;
-		}
-		bool first = !t->rows;
-		p = put_bytes(p, s->head + first, s->head_len - first);
-		p += hex_cached(t, p, r->start);
-		lo_start = (size_t)(p - row) - 8;
-		p = put_lit(p, "\",\"end\":\"");
-		p += hex_cached(t, p, r->end);
-		lo_end = (size_t)(p - row) - 8;
-		t->rows++;
-		p = put_bytes(p, s->tail, s->tail_len);
-		if (!first)
-			keep_row(s, r, row, (size_t)(p - row), lo_start, lo_end);
-	} else {
-		const bool aligned = t->fmt == FMT_TEXT;
-		const size_t ws = aligned ? (size_t)t->width[0] : 0, we = aligned ? (size_t)t->width[1] : 0;
-		/* an address's slack lands on its padding: the spaces after it */
-		n = hex_cached(t, p, r->start);
-		lo_start = n - 8;
-		if (n < ws)
-			put_spaces(p + n, ws - n);
-		p += n > ws ? n : ws;
-		*p++ = ' ';
-		n = hex_cached(t, p, r->end);
-		lo_end = (size_t)(p - row) + n - 8;
-		if (n < we)
-			put_spaces(p + n, we - n);
-		p += n > we ? n : we;
-		*p++ = ' ';
-		p = put_bytes(p, s->tail, s->tail_len);
-		keep_row(s, r, row, (size_t)(p - row), lo_start, lo_end);
-	}
-	o->len = (size_t)(p - o->p);
-	return 0;
 }
 
 static int region_row(const struct pmscan_region *r, void *arg)
@@ -433,30 +230,28 @@ static int region_row(const struct pmscan_region *r, void *arg)
 	struct scan_out *s = arg;
 	struct cell *c = s->cells;
 	uint64_t pages = (r->end - r->start) >> s->page_shift;
+	uint64_t changed = s->changed | UINT64_C(1) << R_START | UINT64_C(1) << R_END;
 
 	if (r->categories != s->cats_mask || !s->cats_valid) {
 		cats_format(s, r->categories);
-		s->tail_valid = false;
-		s->row_valid = false;
 		c[R_CATEGORIES] = s->fmt == FMT_JSON ?
 			(struct cell){ .kind = CELL_RAWJSON, .s = s->cats_json, .len = s->cats_json_len } :
 			(struct cell){ .kind = CELL_ESC, .s = s->cats, .len = s->cats_len, .w = s->cats_len };
-	}
-	/* The straight-line rows reserve room for the whole row at once: a
-	   name too long for that takes the table's way. */
-	if (s->fast && s->label_len < s->ob.cap / 4) {
-		int e = region_fast(s, r, pages);
-		if (e)
-			return e;
-		goto done;
+		changed |= UINT64_C(1) << R_CATEGORIES;
 	}
 	/* The kinds of these cells never change (set in region_mapping). */
+	if (pages != s->last_pages || s->changed) {
+		s->last_pages = pages;
+		c[R_PAGES].u = pages;
+		c[R_SIZE].u = r->end - r->start;
+		changed |= UINT64_C(1) << R_PAGES | UINT64_C(1) << R_SIZE;
+	}
 	c[R_START].u = r->start;
 	c[R_END].u = r->end;
-	c[R_PAGES].u = pages;
-	c[R_SIZE].u = r->end - r->start;
-	table_row(&s->t, c);
-done:
+	/* Most rows are the last one with other addresses: its bytes again,
+	   the digits put over. */
+	table_row_delta(&s->t, c, changed);
+	s->changed = 0;
 	s->total_regions++;
 	s->total_pages += pages;
 	return s->ob.err ? -s->ob.err : 0;
@@ -533,20 +328,6 @@ static int summary_region(const struct pmscan_region *r, void *arg)
 
 /* ---- the document ---------------------------------------------------------- */
 
-static const int text_default[] = { R_START, R_END, R_PAGES, R_SIZE, R_CATEGORIES, R_MAPPING, -1 };
-static const int json_default[] = { R_PID, R_START, R_END, R_PAGES, R_SIZE, R_CATEGORIES, R_MAPPING,
-				    -1 };
-
-static bool same_columns(const struct table *t, const int *cols)
-{
-	size_t i;
-
-	for (i = 0; cols[i] >= 0; i++)
-		if (i >= t->nsel || t->sel[i] != cols[i])
-			return false;
-	return i == t->nsel;
-}
-
 int scan_out_begin(const struct options *o, uint64_t ret_mask, bool several)
 {
 	struct scan_out *s = &so;
@@ -587,9 +368,6 @@ int scan_out_begin(const struct options *o, uint64_t ret_mask, bool several)
 		region_cols[R_CATEGORIES].width = w > 32 ? 32 : w < 10 ? 10 : w;
 	}
 	table_start(&s->t, &s->ob, s->fmt, isatty(STDOUT_FILENO), o->bytes, o->noheadings);
-	s->fast = o->mode != MODE_REGIONS || s->t.trunc_width || scan_out_no_fast ? FAST_NONE :
-		  s->fmt == FMT_JSON ? (same_columns(&s->t, json_default) ? FAST_JSON : FAST_NONE) :
-		  same_columns(&s->t, text_default) ? FAST_TEXT : FAST_NONE;
 	if (s->fmt == FMT_JSON) {
 		ob_write(&s->ob, "{\"page_size\":", 13);
 		ob_u64(&s->ob, s->page_size);
@@ -804,13 +582,6 @@ int scan_out_end(void)
 	free(s->procs);
 	free(s->name);
 	free(s->label);
-	free(s->tail);
-	s->tail = NULL;
-	s->tail_cap = 0;
-	free(s->row);
-	s->row = NULL;
-	s->row_cap = 0;
-	s->row_valid = false;
 	s->procs = NULL;
 	s->name = s->label = NULL;
 	return out_status();

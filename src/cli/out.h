@@ -26,9 +26,6 @@ int scan_out_end(void);
 /* The process's name from /proc/PID/comm (its own newlines kept) into buf;
    false when it cannot be read. */
 bool proc_comm(pid_t pid, char *buf, size_t len);
-/* Tests: every region row through the table, for comparison with the
-   default row's straight-line writer. */
-extern bool scan_out_no_fast;
 
 /* watch.c: the columns of --watch's interval rows */
 const struct column *watch_columns(size_t *n);

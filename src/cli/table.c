@@ -49,6 +49,7 @@ void ob_flush(struct obuf *o)
 		if (fwrite_unlocked(o->p, 1, o->len, o->f) != o->len && !o->err)
 			o->err = errno ? errno : EIO;
 		o->len = 0;
+		o->flushes++;
 	}
 }
 
@@ -524,6 +525,18 @@ void table_start(struct table *t, struct obuf *ob, enum out_format fmt, bool tty
 	t->size_len = 0;
 	t->hex_hi_len = 0;
 	t->trunc_width = 0;
+	t->tpl_ok = false;
+	t->tpl_pair = 0;
+	t->tpl_able = true;
+	t->sel_mask = 0;
+	for (size_t i = 0; i < t->nsel; i++) {
+		if (t->sel[i] < 0 || t->sel[i] >= TABLE_MAX_COLS) {
+			t->tpl_able = false;
+		} else {
+			t->sel_mask |= UINT64_C(1) << t->sel[i];
+			t->pos[t->sel[i]] = (unsigned char)i;
+		}
+	}
 	for (size_t i = 0; i < t->nsel; i++) {
 		const struct column *c = &t->cols[t->sel[i]];
 		int w = (int)strlen(c->name);
@@ -731,6 +744,8 @@ void table_measure(struct table *t, const struct cell *cells)
 {
 	if (t->fmt != FMT_TEXT)
 		return;
+	t->tpl_ok = false;	/* the widths may change */
+	t->tpl_pair = 0;
 	for (size_t i = 0; i < t->nsel; i++) {
 		const struct cell *v = &cells[t->sel[i]];
 		size_t w;
@@ -802,10 +817,52 @@ static size_t short_cell(struct table *t, const struct cell *c, char *buf)
 
 /* ---- the row fast path: one reservation per row, constant-size moves --- */
 
+/* The row just written (at row, n bytes, begun when o had flushed
+   flushes times) becomes the template of the next, if it is still whole in
+   the buffer and small enough. */
+static void keep_template(struct table *t, const char *row, size_t n, unsigned long flushes)
+{
+	t->tpl_ok = t->tpl_able && table_templates && t->ob->flushes == flushes && n <= sizeof(t->tpl);
+	t->tpl_pair = 0;
+	if (!t->tpl_ok)
+		return;
+	memcpy(t->tpl, row, n);
+	t->tpl_len = n;
+	t->tpl_stale = 0;
+	/* two addresses, both with high halves (a length that holds while
+	   those do): the rows of a scan, for row_from_template's first case */
+	size_t k = 0;
+	for (size_t i = 0; i < t->nsel; i++) {
+		if (t->tkind[i] != CELL_HEX)
+			continue;
+		if (k == 2 || !(t->tval[i] >> 32)) {
+			k = 3;
+			break;
+		}
+		t->pair_col[k] = (unsigned)t->sel[i];
+		t->pair_hi[k] = t->tval[i] >> 32;
+		t->pair_off[k++] = t->voff[i] + t->vlen[i] - 8u;
+	}
+	if (k == 2)
+		t->tpl_pair = UINT64_C(1) << t->pair_col[0] | UINT64_C(1) << t->pair_col[1];
+}
+
+/* Where cell i's value went: its kind, value and text (from row). */
+static inline void note_cell(struct table *t, size_t i, const struct cell *v, const char *row,
+			     const char *at, size_t n)
+{
+	t->tkind[i] = (unsigned char)v->kind;
+	t->tval[i] = v->u;
+	t->voff[i] = (uint16_t)(at - row);
+	t->vlen[i] = (uint16_t)n;
+}
+
 static void row_text_fast(struct table *t, const struct cell *cells)
 {
 	struct obuf *o = t->ob;
 	char *p = o->p + o->len;
+	size_t row0 = o->len;
+	unsigned long flushes = o->flushes;
 
 	for (size_t i = 0; i < t->nsel; i++) {
 		const struct column *c = &t->cols[t->sel[i]];
@@ -824,6 +881,8 @@ static void row_text_fast(struct table *t, const struct cell *cells)
 			p = o->p + o->len;
 			p = cell_room(o, p, 1);
 			*p++ = last ? '\n' : ' ';
+			t->tkind[i] = CELL_NONE;
+			flushes = ~o->flushes;	/* no template from this row */
 			continue;
 		}
 		switch (v->kind) {
@@ -850,17 +909,21 @@ static void row_text_fast(struct table *t, const struct cell *cells)
 				n = hex_cached(t, p, v->u);
 				if (n < width)
 					put_spaces(p + n, width - n);
+				note_cell(t, i, v, o->p + row0, p, n);
 			} else if (v->kind == CELL_U64 && right) {
 				n = u64_len(v->u);
 				fmt_u64(p + (n < width ? width - n : 0), v->u);
+				note_cell(t, i, v, o->p + row0, p + (n < width ? width - n : 0), n);
 			} else if (v->kind == CELL_SIZE && right && !t->bytes) {
 				const char *txt;
 				size_text(t, v->u, &txt, &n);
 				copy_small(p + (n < width ? width - n : 0), txt, n);
+				note_cell(t, i, v, o->p + row0, p + (n < width ? width - n : 0), n);
 			} else {
 				char buf[48];
 				n = short_cell(t, v, buf);
 				copy_small(p + (right && n < width ? width - n : 0), buf, n);
+				note_cell(t, i, v, o->p + row0, p + (right && n < width ? width - n : 0), n);
 			}
 			p += n > width ? n : width;
 			break;
@@ -887,16 +950,23 @@ static void row_text_fast(struct table *t, const struct cell *cells)
 			}
 		}
 		}
+		if (v->kind != CELL_U64 && v->kind != CELL_HEX && v->kind != CELL_SIZE &&
+		    v->kind != CELL_NONE && v->kind != CELL_BOOL)
+			t->tkind[i] = (unsigned char)v->kind;	/* never patched */
 		p = cell_room(o, p, 1);
 		*p++ = last ? '\n' : ' ';
 	}
 	o->len = (size_t)(p - o->p);
+	keep_template(t, o->p + row0, o->len - row0, flushes);
 }
 
 static void row_json_fast(struct table *t, const struct cell *cells)
 {
 	struct obuf *o = t->ob;
 	char *p = cell_room(o, o->p + o->len, 8);
+	size_t row0;
+	unsigned long flushes = o->flushes;
+	size_t n;
 
 	if (t->lines) {
 		*p++ = '{';
@@ -906,16 +976,20 @@ static void row_json_fast(struct table *t, const struct cell *cells)
 		*p++ = '\n';
 		*p++ = '{';
 	}
+	row0 = (size_t)(p - o->p) - 1;	/* the template begins at the '{' */
 	for (size_t i = 0; i < t->nsel; i++) {
 		const struct cell *v = &cells[t->sel[i]];
 		size_t need = t->keylen[i] + 64 + (v->kind == CELL_ESC || v->kind == CELL_RAWJSON ? v->len :
 						 v->kind == CELL_STR ? strlen(v->s) * 6 : 0);
+		t->tkind[i] = (unsigned char)v->kind;
 		if (need > o->cap / 2) {
 			/* a cell too large for the buffer: written through */
 			o->len = (size_t)(p - o->p);
 			ob_write(o, t->key[i], t->keylen[i]);
 			json_cell(t, v);
 			p = o->p + o->len;
+			t->tkind[i] = CELL_NONE;
+			flushes = ~o->flushes;	/* no template from this row */
 			continue;
 		}
 		p = cell_room(o, p, need);
@@ -923,11 +997,15 @@ static void row_json_fast(struct table *t, const struct cell *cells)
 		switch (v->kind) {
 		case CELL_U64:
 		case CELL_SIZE:
-			p += fmt_u64(p, v->u);
+			n = fmt_u64(p, v->u);
+			note_cell(t, i, v, o->p + row0, p, n);
+			p += n;
 			break;
 		case CELL_HEX:
 			*p++ = '"';
-			p += hex_cached(t, p, v->u);
+			n = hex_cached(t, p, v->u);
+			note_cell(t, i, v, o->p + row0, p, n);
+			p += n;
 			*p++ = '"';
 			break;
 		case CELL_ESC:
@@ -938,6 +1016,8 @@ static void row_json_fast(struct table *t, const struct cell *cells)
 			o->len = (size_t)(p - o->p);
 			json_cell(t, v);
 			p = o->p + o->len;
+			if (v->kind == CELL_NONE || v->kind == CELL_BOOL)
+				t->tkind[i] = CELL_STR;	/* written, never patched */
 		}
 	}
 	p = cell_room(o, p, 2);
@@ -946,6 +1026,107 @@ static void row_json_fast(struct table *t, const struct cell *cells)
 		*p++ = '\n';
 	o->len = (size_t)(p - o->p);
 	t->rows++;
+	keep_template(t, o->p + row0, o->len - row0, flushes);
+}
+
+bool table_templates = true;
+
+/* The row as the template with the changed cells' digits put over; false
+   (nothing written) when a changed cell cannot be put so. The template is
+   copied out first and patched after (a copy read just after small writes
+   into it would wait for them): numbers in both copies, addresses in the
+   row only, the template's marked stale and put again on every row. */
+static bool row_from_template(struct table *t, const struct cell *cells, uint64_t changed)
+{
+	size_t hex_off[2], size_off = 0, size_n = 0, nnum = 0, nhex = 0;
+	uint32_t hex_lo[2];
+	struct { size_t off, n; uint64_t v; } num[8];
+	char size_buf[24];
+
+	/* the addresses put over the copy only: put again on every row */
+	for (changed = (changed & t->sel_mask) | t->tpl_stale; changed; changed &= changed - 1) {
+		unsigned col = (unsigned)__builtin_ctzll(changed), i = t->pos[col];
+		const struct cell *v = &cells[col];
+		if (v->kind != t->tkind[i])
+			return false;
+		if ((v->kind == CELL_NONE || v->u == t->tval[i]) && v->kind != CELL_HEX) {
+			if (v->kind <= CELL_SIZE)	/* NONE, U64, SIZE: the same text */
+				continue;
+			return false;
+		}
+		switch (v->kind) {
+		case CELL_HEX:
+			/* the same high half (not none): the same length */
+			if (v->u == t->tval[i] && !(t->tpl_stale >> col & 1))
+				continue;
+			if ((v->u ^ t->tval[i]) >> 32 || !(v->u >> 32) || nhex == 2)
+				return false;
+			hex_off[nhex] = t->voff[i] + t->vlen[i] - 8u;
+			hex_lo[nhex++] = (uint32_t)v->u;
+			t->tpl_stale |= UINT64_C(1) << col;
+			break;
+		case CELL_SIZE:
+			if (t->fmt != FMT_JSON && !t->bytes) {
+				const char *txt;
+				size_t n;
+				if (size_n)
+					return false;
+				size_text(t, v->u, &txt, &n);
+				if (n != t->vlen[i])
+					return false;
+				memcpy(size_buf, txt, n);
+				size_off = t->voff[i];
+				size_n = n;
+				break;
+			}
+			/* bytes: a number like any other */
+			__attribute__((fallthrough));
+		case CELL_U64:
+			if (u64_len(v->u) != t->vlen[i] || nnum == sizeof(num) / sizeof(num[0]))
+				return false;
+			num[nnum++] = (typeof(num[0])){ t->voff[i], t->vlen[i], v->u };
+			break;
+		default:
+			return false;	/* strings, yes/no, decimals: written anew */
+		}
+		t->tval[i] = v->u;
+	}
+
+	struct obuf *o = t->ob;
+	char *p = cell_room(o, o->p + o->len, t->tpl_len + 2);
+	if (t->fmt == FMT_JSON && !t->lines) {
+		if (t->rows)
+			*p++ = ',';
+		*p++ = '\n';
+	}
+	char *row = p;
+	p = put_bytes(p, t->tpl, t->tpl_len);
+	o->len = (size_t)(p - o->p);
+	if (t->fmt == FMT_JSON)
+		t->rows++;
+	if (nhex == 2) {
+		hex8x2(hex_lo[0], hex_lo[1], row + hex_off[0], row + hex_off[1]);
+	} else if (nhex == 1) {
+		uint64_t x = hex8(hex_lo[0]);
+		memcpy(row + hex_off[0], &x, 8);
+	}
+	for (size_t k = 0; k < nnum; k++) {
+		char buf[24];
+		fmt_u64(buf, num[k].v);
+		memcpy(row + num[k].off, buf, num[k].n);
+		memcpy(t->tpl + num[k].off, buf, num[k].n);
+	}
+	if (size_n) {
+		memcpy(row + size_off, size_buf, size_n);
+		memcpy(t->tpl + size_off, size_buf, size_n);
+	}
+	return true;
+}
+
+void table_row_delta_general(struct table *t, const struct cell *cells, uint64_t changed)
+{
+	if (!t->tpl_ok || !row_from_template(t, cells, changed))
+		table_row(t, cells);
 }
 
 void table_row(struct table *t, const struct cell *cells)
@@ -960,6 +1141,8 @@ void table_row(struct table *t, const struct cell *cells)
 			row_text_fast(t, cells);
 		return;
 	}
+	t->tpl_ok = false;
+	t->tpl_pair = 0;
 	if (t->fmt == FMT_JSON) {
 		ob_room(o, 4);
 		if (t->lines)

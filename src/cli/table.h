@@ -22,6 +22,7 @@ struct obuf {
 	size_t len, cap;
 	FILE *f;
 	int err;		/* errno of the first failed write, or 0 */
+	unsigned long flushes;	/* how many times its bytes went out */
 };
 
 void ob_init(struct obuf *o, FILE *f);
@@ -106,7 +107,7 @@ size_t text_width(const char *s, size_t n);
 /* ---- columns ------------------------------------------------------------ */
 
 enum cell_kind {
-	CELL_NONE,	/* no value: "-" in text, null in JSON */
+	CELL_NONE,	/* no value: "-" in text, null in JSON (the four numeric kinds first: table.c) */
 	CELL_U64,
 	CELL_HEX,	/* an address: "0x..." in text and JSON (a string) */
 	CELL_SIZE,	/* bytes: human ("4K", or bytes with -b) in text, a number in JSON */
@@ -174,6 +175,24 @@ struct table {
 	uint64_t size_bytes;
 	char size_text[24];
 	size_t size_len;
+	/* the last row written by the fast paths, the template of the next
+	   (table_row_delta): its bytes (JSON: from the '{'), and per selected
+	   column its cell's kind and value and where the value's text is */
+	bool tpl_able;			/* every selected column below 64 */
+	bool tpl_ok;
+	size_t tpl_len;
+	char tpl[1024] __attribute__((aligned(64)));
+	uint64_t sel_mask;		/* bit c: column c is selected */
+	uint64_t tpl_stale;		/* addresses the template holds old digits of */
+	uint64_t tpl_pair;		/* the two address columns, when there are two
+					   (0 whenever tpl_ok is false) */
+	unsigned pair_col[2];
+	uint64_t pair_hi[2];		/* their high halves in the template */
+	size_t pair_off[2];		/* where their low 8 digits are */
+	unsigned char pos[TABLE_MAX_COLS];	/* column index -> place in sel */
+	unsigned char tkind[TABLE_MAX_COLS];
+	uint64_t tval[TABLE_MAX_COLS];
+	uint16_t voff[TABLE_MAX_COLS], vlen[TABLE_MAX_COLS];
 };
 
 /*
@@ -198,6 +217,20 @@ void table_measure(struct table *t, const struct cell *cells);
 void table_header(struct table *t);
 /* One row; cells indexed by column index (all columns of the table). */
 void table_row(struct table *t, const struct cell *cells);
+/*
+ * The same row, for a caller that knows which cells changed since the row
+ * it gave last: bit c of changed set for each cell c that may differ, the
+ * others the same as then (strings included, byte for byte). A row that
+ * differs only in numbers of the same length and in addresses with the same
+ * high 32 bits is the last row's bytes with those digits put over; any
+ * other is written as table_row writes it. Cells keep their kinds from
+ * row to row (a row whose cells change kind goes to table_row).
+ * table_row_delta (fastfmt.h) is its inline first case: two addresses
+ * changed, nothing else.
+ */
+void table_row_delta_general(struct table *t, const struct cell *cells, uint64_t changed);
+/* Tests: false makes table_row_delta write every row as table_row does. */
+extern bool table_templates;
 /* JSON: start an array of row objects ("key":[ ) and end it. */
 void table_json_open(struct table *t, const char *key);
 void table_json_close(struct table *t);

@@ -10,8 +10,10 @@
  * give it byte for byte; text holds no control but the final newline, raw
  * has one field per column, JSON parses with json-c and gives back every
  * valid UTF-8 string, all of it is valid UTF-8. The escapes are checked
- * on their own (text and OpenMetrics decode back to the input), and the
- * default region rows' straight-line writer against the table's.
+ * on their own (text and OpenMetrics decode back to the input); rows in
+ * sequence through table_row_delta (the last row as a template, digits put
+ * over) against the reference, and whole scan documents with templates
+ * against the same without.
  * Seed fixed; PMSCAN_FUZZ_ITERS and PMSCAN_FUZZ_SECONDS bound the run,
  * PMSCAN_FUZZ_FILTER picks tests by name (cmocka's pattern).
  */
@@ -412,12 +414,13 @@ struct world {
 	char names[MAXC][64], keys[MAXC][32];
 	size_t ncols;
 	struct cell cells[MAXC];
-	char *owned[MAXC * 3];
+	char *owned[MAXC * 64];
 	size_t nowned;
 };
 
 static char *own(struct world *w, char *p)
 {
+	assert_true(w->nowned < sizeof(w->owned) / sizeof(w->owned[0]));
 	w->owned[w->nowned++] = p;
 	return p;
 }
@@ -732,6 +735,10 @@ static ssize_t sink_write(void *cookie, const char *p, size_t n)
 /* One row into a buffer of cap bytes already holding fill bytes: what the
    row wrote. The buffers are kept from row to row (their sizes exact, for
    the sanitizer). */
+/* render: through table_row_delta with this mask when delta is set. */
+static bool render_delta;
+static uint64_t render_changed;
+
 static void render(struct table *t, const struct cell *cells, size_t cap, size_t fill,
 		   struct buf *got)
 {
@@ -758,7 +765,10 @@ static void render(struct table *t, const struct cell *cells, size_t cap, size_t
 	o.len = fill;
 	b_add(got, "", 0);
 	t->ob = &o;
-	table_row(t, cells);
+	if (render_delta)
+		table_row_delta(t, cells, render_changed);
+	else
+		table_row(t, cells);
 	ob_flush(&o);
 	assert_int_equal(o.err, 0);
 	fclose(o.f);
@@ -1048,6 +1058,159 @@ static void hex_digits(void **state)
 	}
 }
 
+/* A short string cell for the template rows: of kind k (ESC, STR or
+   RAWJSON), or of any of them when k is CELL_NONE. */
+static void short_string_cell(struct world *w, struct cell *c, enum out_format fmt, enum cell_kind k)
+{
+	static const char *const names[] = { "a", "bb", "[anon]", "/lib/x.so", "caf\xc3\xa9",
+					     "e\x1bscape", "\xff", "s p" };
+	const char *n = names[rn(sizeof(names) / sizeof(names[0]))];
+
+	switch (k == CELL_STR ? 0 : k == CELL_ESC ? 1 : k == CELL_RAWJSON ? 2 : rn(3)) {
+	case 0:
+		*c = (struct cell){ .kind = CELL_STR, .s = n };
+		break;
+	case 1:
+		*c = (struct cell){ .kind = CELL_ESC };
+		c->s = own(w, str_escape(fmt, n, &c->len));
+		c->w = fmt != FMT_JSON && rn(2) ? text_width(c->s, c->len) : 0;
+		break;
+	default: {
+		/* ["n"], its text form n */
+		size_t len;
+		char *j = str_escape(FMT_JSON, n, &len), *t = str_escape(fmt, n, &c->text_len);
+		char *a = malloc(len + 3);
+		assert_non_null(a);
+		a[0] = '[';
+		memcpy(a + 1, j, len);
+		memcpy(a + 1 + len, "]", 2);
+		free(j);
+		*c = (struct cell){ .kind = CELL_RAWJSON, .s = own(w, a), .len = len + 2,
+				    .text = own(w, t), .text_len = c->text_len };
+		break;
+	}
+	}
+}
+
+/* The next value of a number cell: mostly one of the same length, as rows
+   of a scan are (the next address with the same high half, a page count
+   of as many digits), sometimes any. */
+static uint64_t next_value(const struct cell *c)
+{
+	switch (rn(4)) {
+	case 0:
+		return rand_u64();
+	case 1:
+		return c->u;
+	default:
+		if (c->kind == CELL_HEX)
+			return (c->u & ~UINT64_C(0xffffffff)) | (uint32_t)rnd();
+		if (c->kind == CELL_SIZE)
+			return (c->u & ~UINT64_C(0xfff)) + 4096 * rn(3);
+		return c->u ^ rn(8);
+	}
+}
+
+/* Rows in sequence through table_row_delta, each a few cells changed from
+   the last, kinds kept (and the mask naming some that did not): each must
+   be what table_row writes, byte for byte (the reference), whatever the
+   template did. */
+static void delta_rows(void **state)
+{
+	static const size_t caps[] = { 256 * 1024, 65536, 4096, 1024, 512 };
+	unsigned long iters = iterations() / 20, done = 0, templated = 0, rows_all = 0;
+	double until = mono() + seconds_allowed() / 2;
+	struct world w = { 0 };
+
+	(void)state;
+	rng = 0x9e3779b97f4a7c15ULL;
+	render_delta = true;
+	for (; done < iters && (done % 16 || mono() < until); done++) {
+		enum out_format fmt = (enum out_format)rn(3);
+		bool tty = fmt == FMT_TEXT && rn(8) == 0;
+		struct table t = { 0 };
+		const char *bad;
+		size_t badlen;
+
+		rand_columns(&w);
+		for (size_t i = 0; i < w.ncols; i++)
+			if (w.cols[i].width > 40)
+				w.cols[i].width = (int)rn(40);
+		assert_int_equal(table_select(&t, w.cols, w.ncols, NULL, &bad, &badlen), 0);
+		if (tty)
+			setenv("COLUMNS", "100", 1);
+		table_start(&t, NULL, fmt, tty, rn(2), false);
+		t.lines = rn(2);
+		rand_cells(&w, fmt);
+		for (size_t i = 0; i < w.ncols; i++) {
+			enum cell_kind k = w.cells[i].kind;
+			if (k == CELL_STR || k == CELL_ESC || k == CELL_RAWJSON)
+				short_string_cell(&w, &w.cells[i], fmt, CELL_NONE);
+			if (k == CELL_HEX && rn(2))
+				w.cells[i].u |= UINT64_C(0x7f00000000);
+		}
+		render_changed = ~UINT64_C(0);
+		for (int r = 0; r < 24; r++, rows_all++) {
+			struct buf want = { 0 }, got = { 0 };
+			size_t cap = caps[rn(sizeof(caps) / sizeof(caps[0]))];
+			size_t fill = rn(3) ? rn(cap / 2) : cap - 1 - rn(cap < 300 ? cap - 1 : 300);
+			bool could = t.tpl_ok;
+
+			ref_row(&t, w.cells, &want);
+			render(&t, w.cells, cap, fill, &got);
+			if (got.len != want.len || memcmp(got.p, want.p, want.len)) {
+				size_t at = first_diff(&want, &got), from = at > 60 ? at - 60 : 0;
+				print_error("iteration %lu row %d: fmt %d lines %d changed %#llx, template %d: "
+					    "lengths want %zu got %zu, first difference %zu\n"
+					    "want: %.160s\ngot:  %.160s\n", done, r, fmt, t.lines,
+					    (unsigned long long)render_changed, could, want.len, got.len, at,
+					    want.p + from, got.p + (from < got.len ? from : 0));
+				fail();
+			}
+			templated += could;
+			free(want.p);
+			free(got.p);
+			/* the next row: some cells changed, the mask naming them
+			   and perhaps others */
+			render_changed = 0;
+			for (size_t i = 0; i < w.ncols; i++) {
+				struct cell *c = &w.cells[i];
+				if (rn(3))
+					continue;
+				render_changed |= UINT64_C(1) << i;
+				if (rn(4) == 0)
+					continue;	/* named, unchanged */
+				switch (c->kind) {
+				case CELL_U64:
+				case CELL_HEX:
+				case CELL_SIZE:
+					c->u = next_value(c);
+					break;
+				case CELL_BOOL:
+					c->u = !c->u;
+					break;
+				case CELL_FIXED:
+					c->d = rand_double();
+					break;
+				case CELL_STR:
+				case CELL_ESC:
+				case CELL_RAWJSON:
+					/* cells keep their kinds (table.h) */
+					short_string_cell(&w, c, fmt, c->kind);
+					break;
+				default:
+					break;
+				}
+			}
+		}
+		world_free(&w);
+	}
+	render_delta = false;
+	/* the template path must have been taken, or this tested nothing */
+	print_message("delta rows: %lu rows, %lu from a template\n", rows_all, templated);
+	assert_true(templated > rows_all / 10);
+}
+
 static void region_rows(void **state)
 {
 	(void)state;
@@ -1061,16 +1224,16 @@ static void region_rows(void **state)
 		d.o.raw = k % 3 == 1;
 		d.o.bytes = (k / 3) & 1;
 		d.o.noheadings = (k / 6) & 1;
-		scan_out_no_fast = false;
+		table_templates = true;
 		char *a = capture(scan_doc, &d, &la);
-		scan_out_no_fast = true;
+		table_templates = false;
 		char *b = capture(scan_doc, &d, &lb);
-		scan_out_no_fast = false;
+		table_templates = true;
 		if (la != lb || memcmp(a, b, la)) {
 			size_t i = 0;
 			while (i < la && i < lb && a[i] == b[i])
 				i++;
-			print_error("document %d differs at byte %zu:\nfast: %.200s\ntable: %.200s\n", k,
+			print_error("document %d differs at byte %zu:\ntemplates: %.200s\nwithout: %.200s\n", k,
 				    i, a + (i > 40 ? i - 40 : 0), b + (i > 40 ? i - 40 : 0));
 			fail();
 		}
@@ -1096,6 +1259,7 @@ int main(void)
 		cmocka_unit_test(rows),
 		cmocka_unit_test(fixed),
 		cmocka_unit_test(hex_digits),
+		cmocka_unit_test(delta_rows),
 		cmocka_unit_test(region_rows),
 	};
 
