@@ -191,7 +191,27 @@ if command -v script >/dev/null; then
 	check "terminal: the screen shows the rate" grep -q "^rate  *[0-9.]*[KMG]\?/s" <(tr -d '\r' <"$WORK/tty" | sed 's/\x1b\[[0-9]*[AK]//g')
 	check "terminal: the display is redrawn in place" grep -q $'\x1b\\[5A' "$WORK/tty"
 	check "terminal: a sparkline" grep -q "history  *[▁▂▃▄▅▆▇█]" "$WORK/tty"
+	# -b: the sizes in bytes, the live view as the rest; each interval's
+	# bytes exactly its pages (and a ticker's interval writes some).
+	script -qec "$PMSCAN --watch=0.3 --count=3 -b -p $T_PID" /dev/null </dev/null >"$WORK/tty" 2>&1
+	tr -d '\r' <"$WORK/tty" | sed 's/\x1b\[[0-9]*[AK]//g' >"$WORK/screen"
+	lines=$(grep -c "^rate  *[0-9]*/s   written [0-9]* pages ([0-9]*) this interval" "$WORK/screen")
+	bad=$(sed -n 's/^rate  *[0-9]*\/s   written \([0-9]*\) pages (\([0-9]*\)) this interval$/\1 \2/p' "$WORK/screen" |
+		awk -v ps="$PAGE" '$1 * ps != $2' | wc -l)
+	check "terminal, -b: rates and sizes in bytes, each interval's bytes its pages ($lines lines)" \
+		test "$lines" -ge 3 -a "$bad" = 0 -a "$(grep -c "^rate.*[KMG]" "$WORK/screen")" = 0
+	check "terminal, -b: the summary in bytes" \
+		grep -Eq "^written: [0-9]+ pages \([0-9]+\); peak rate [0-9]+/s; mean rate [0-9]+/s$" "$WORK/screen"
 else
 	skip "terminal display" "script(1) is not installed"
+	skip "terminal, -b" "script(1) is not installed"
+	skip "terminal, -b: the summary" "script(1) is not installed"
 fi
+# -b in a pipe: the summary's sizes are bytes, exactly the pages counted.
+"$PMSCAN" --watch=0.3 --count=2 -b -p "$T_PID" >"$WORK/out" 2>"$WORK/err"
+w=$(sed -n 's/^written: \([0-9]*\) pages (\([0-9]*\)); peak rate [0-9]*\/s; mean rate [0-9]*\/s$/\1 \2/p' "$WORK/out")
+d=$(sed -n 's/^distinct pages written: \([0-9]*\) (\([0-9]*\))$/\1 \2/p' "$WORK/out")
+diag "-b summary: written ${w:-?}, distinct ${d:-?}"
+check "-b: the summary's written and distinct sizes are their pages in bytes" \
+	test -n "$w" -a -n "$d" -a "$(printf '%s\n%s\n' "$w" "$d" | awk -v ps="$PAGE" '{ print ($1 * ps == $2) ? "y" : "n" }' | sort -u)" = y
 done_testing
