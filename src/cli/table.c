@@ -830,7 +830,7 @@ static void keep_template(struct table *t, const char *row, size_t n, unsigned l
 	t->tpl_len = n;
 	t->tpl_stale = 0;
 	/* two addresses, both with high halves (a length that holds while
-	   those do): the rows of a scan, for row_from_template's first case */
+	   those do): the rows of a scan, for table_row_delta's inline case */
 	size_t k = 0;
 	for (size_t i = 0; i < t->nsel; i++) {
 		if (t->tkind[i] != CELL_HEX)
