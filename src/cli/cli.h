@@ -81,6 +81,8 @@ int parse_pid(const char *s, pid_t *out);
 int parse_seconds(const char *s, double *out);
 /* "4K", "1.5M", ... into buf (at least 16 bytes). */
 void format_size(uint64_t bytes, char *buf, size_t len);
+/* A size as -b asks: the number of bytes when exact, else format_size's. */
+void format_size_as(uint64_t bytes, bool exact, char *buf, size_t len);
 
 /* out-scan.c: the label of a mapping ("[anon]" for an unnamed one) */
 const char *mapping_label(const struct pmscan_mapping *m);

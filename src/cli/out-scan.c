@@ -565,12 +565,8 @@ int scan_out_end(void)
 			ob_puts(o, ", ");
 			plural(o, s->total_pages, "page");
 			ob_puts(o, ", ");
-			if (opt->bytes)
-				ob_u64(o, s->total_pages * s->page_size);
-			else {
-				format_size(s->total_pages * s->page_size, size, sizeof(size));
-				ob_puts(o, size);
-			}
+			format_size_as(s->total_pages * s->page_size, opt->bytes, size, sizeof(size));
+			ob_puts(o, size);
 		}
 		ob_putc(o, '\n');
 	}

@@ -153,6 +153,14 @@ int parse_range(const char *s, uint64_t page_size, struct pmscan_range *r, bool 
 	return 0;
 }
 
+void format_size_as(uint64_t bytes, bool exact, char *buf, size_t len)
+{
+	if (exact)
+		snprintf(buf, len, "%llu", (unsigned long long)bytes);
+	else
+		format_size(bytes, buf, len);
+}
+
 void format_size(uint64_t bytes, char *buf, size_t len)
 {
 	static const char units[] = "BKMGTPE";

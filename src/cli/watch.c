@@ -436,16 +436,6 @@ static void sparkline(struct watch *w, char *buf, size_t len)
 	}
 }
 
-/* A size for the live view and the text summary: human, or bytes with -b
-   (as the table's SIZE cells). */
-static void watch_size(const struct watch *w, uint64_t v, char *buf, size_t len)
-{
-	if (w->o->bytes)
-		snprintf(buf, len, "%llu", (unsigned long long)v);
-	else
-		format_size(v, buf, len);
-}
-
 static void report_tty(struct watch *w, double elapsed, double interval, double rate)
 {
 	char r[24], b[24], d[24], peak[24], spark[HISTORY * 4 + 1];
@@ -453,10 +443,10 @@ static void report_tty(struct watch *w, double elapsed, double interval, double 
 	size_t n = ranked(w, &idx, by_interval, false);
 	FILE *f = stdout;
 
-	watch_size(w, (uint64_t)rate, r, sizeof(r));
-	watch_size(w, w->interval_pages * w->ps, b, sizeof(b));
-	watch_size(w, w->seen.pages * w->ps, d, sizeof(d));
-	watch_size(w, (uint64_t)w->peak_rate, peak, sizeof(peak));
+	format_size_as((uint64_t)rate, w->o->bytes, r, sizeof(r));
+	format_size_as(w->interval_pages * w->ps, w->o->bytes, b, sizeof(b));
+	format_size_as(w->seen.pages * w->ps, w->o->bytes, d, sizeof(d));
+	format_size_as((uint64_t)w->peak_rate, w->o->bytes, peak, sizeof(peak));
 	sparkline(w, spark, sizeof(spark));
 	if (w->drawn)
 		fprintf(f, "\033[%dA", w->drawn);
@@ -801,10 +791,10 @@ static void summary(struct watch *w, double t)
 			",\"command_left_running\":false}\n");
 		ob_flush(o);
 	} else {
-		watch_size(w, w->total_pages * w->ps, tb, sizeof(tb));
-		watch_size(w, w->seen.pages * w->ps, db, sizeof(db));
-		watch_size(w, (uint64_t)w->peak_rate, pk, sizeof(pk));
-		watch_size(w, (uint64_t)mean, mn, sizeof(mn));
+		format_size_as(w->total_pages * w->ps, w->o->bytes, tb, sizeof(tb));
+		format_size_as(w->seen.pages * w->ps, w->o->bytes, db, sizeof(db));
+		format_size_as((uint64_t)w->peak_rate, w->o->bytes, pk, sizeof(pk));
+		format_size_as((uint64_t)mean, w->o->bytes, mn, sizeof(mn));
 		ob_flush(o);
 		fprintf(f, "%ssummary: process %d watched for %.2f s (%llu intervals)\n",
 			w->tty ? "\n" : "", (int)w->pid, elapsed, (unsigned long long)w->intervals);
