@@ -177,6 +177,24 @@ static inline char *cell_room(struct obuf *o, char *p, size_t need)
 	return p;
 }
 
+/* The template written out as the next row (JSON: after its separator);
+   where the row begins, for the digits to be put over. */
+static inline char *template_out(struct table *t)
+{
+	struct obuf *o = t->ob;
+	char *p = cell_room(o, o->p + o->len, t->tpl_len + 2);
+
+	if (t->fmt == FMT_JSON && !t->lines) {
+		if (t->rows)
+			*p++ = ',';
+		*p++ = '\n';
+	}
+	put_bytes(p, t->tpl, t->tpl_len);
+	o->len = (size_t)(p + t->tpl_len - o->p);
+	t->rows += t->fmt == FMT_JSON;
+	return p;
+}
+
 /* table_row_delta (table.h): most rows of a scan are the last one with
    its two addresses changed in their low halves only: the template's bytes
    with 8 + 8 digits put over, inline. */
@@ -185,17 +203,8 @@ static inline void table_row_delta(struct table *t, const struct cell *cells, ui
 	if (t->tpl_pair && ((changed & t->sel_mask) | t->tpl_stale) == t->tpl_pair) {
 		uint64_t a = cells[t->pair_col[0]].u, b = cells[t->pair_col[1]].u;
 		if (a >> 32 == t->pair_hi[0] && b >> 32 == t->pair_hi[1]) {
-			struct obuf *o = t->ob;
-			char *p = cell_room(o, o->p + o->len, t->tpl_len + 2);
-			if (t->fmt == FMT_JSON && !t->lines) {
-				if (t->rows)
-					*p++ = ',';
-				*p++ = '\n';
-			}
-			put_bytes(p, t->tpl, t->tpl_len);
+			char *p = template_out(t);
 			hex8x2((uint32_t)a, (uint32_t)b, p + t->pair_off[0], p + t->pair_off[1]);
-			o->len = (size_t)(p + t->tpl_len - o->p);
-			t->rows += t->fmt == FMT_JSON;
 			/* the template keeps its old digits (and tval its old
 			   values, the high halves the same): put on every row */
 			t->tpl_stale = t->tpl_pair;

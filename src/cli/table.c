@@ -527,6 +527,7 @@ void table_start(struct table *t, struct obuf *ob, enum out_format fmt, bool tty
 	t->trunc_width = 0;
 	t->tpl_ok = false;
 	t->tpl_pair = 0;
+	t->tpl_wanted = false;
 	t->tpl_able = true;
 	t->sel_mask = 0;
 	for (size_t i = 0; i < t->nsel; i++) {
@@ -822,7 +823,8 @@ static size_t short_cell(struct table *t, const struct cell *c, char *buf)
    the buffer and small enough. */
 static void keep_template(struct table *t, const char *row, size_t n, unsigned long flushes)
 {
-	t->tpl_ok = t->tpl_able && table_templates && t->ob->flushes == flushes && n <= sizeof(t->tpl);
+	t->tpl_ok = t->tpl_wanted && t->tpl_able && table_templates && t->ob->flushes == flushes &&
+		    n <= sizeof(t->tpl);
 	t->tpl_pair = 0;
 	if (!t->tpl_ok)
 		return;
@@ -1092,18 +1094,7 @@ static bool row_from_template(struct table *t, const struct cell *cells, uint64_
 		t->tval[i] = v->u;
 	}
 
-	struct obuf *o = t->ob;
-	char *p = cell_room(o, o->p + o->len, t->tpl_len + 2);
-	if (t->fmt == FMT_JSON && !t->lines) {
-		if (t->rows)
-			*p++ = ',';
-		*p++ = '\n';
-	}
-	char *row = p;
-	p = put_bytes(p, t->tpl, t->tpl_len);
-	o->len = (size_t)(p - o->p);
-	if (t->fmt == FMT_JSON)
-		t->rows++;
+	char *row = template_out(t);
 	if (nhex == 2) {
 		hex8x2(hex_lo[0], hex_lo[1], row + hex_off[0], row + hex_off[1]);
 	} else if (nhex == 1) {
@@ -1125,6 +1116,8 @@ static bool row_from_template(struct table *t, const struct cell *cells, uint64_
 
 void table_row_delta_general(struct table *t, const struct cell *cells, uint64_t changed)
 {
+	/* from the first such row on, the rows written are kept */
+	t->tpl_wanted = true;
 	if (!t->tpl_ok || !row_from_template(t, cells, changed))
 		table_row(t, cells);
 }

@@ -179,6 +179,7 @@ struct table {
 	   (table_row_delta): its bytes (JSON: from the '{'), and per selected
 	   column its cell's kind and value and where the value's text is */
 	bool tpl_able;			/* every selected column below 64 */
+	bool tpl_wanted;		/* rows come through table_row_delta */
 	bool tpl_ok;
 	size_t tpl_len;
 	char tpl[1024] __attribute__((aligned(64)));
